@@ -1,0 +1,124 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HvOrleans.Client.Cli;
+
+/// <summary>The <c>hv</c> operator console. Exit codes: 0 ok, 1 refused by a rule, 2 usage, 3 no cluster.</summary>
+public sealed class HvCli(TextWriter output, TextWriter error)
+{
+    public const int Ok = 0, Refused = 1, Usage = 2, Unreachable = 3;
+
+    public const string Help = """
+        hv — HvOrleans operator console
+
+          hv host add <host> --memory-mb N [--reserve-mb N]
+          hv host show <host> [--json]
+          hv vm create <vm> --host <host> --startup-mb N --min-mb N --max-mb N [--buffer-pct P] [--weight W]
+          hv vm set <vm> [--startup-mb N] [--min-mb N] [--max-mb N] [--buffer-pct P] [--weight W]
+          hv vm start <vm> | hv vm stop <vm>
+          hv vm demand <vm> --mb N
+          hv vm show <vm> [--json]
+          hv balance <host> [--json]
+
+        Sizes are in MB. The cluster is found through $HV_HOME/cluster.json (default ~/.hvorleans),
+        written by 'infra/cluster.sh up'; Hv__* environment variables override it.
+        """;
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var line = new CommandLine(args);
+            if (line.Words.Count == 0 || line.Flag("help") || line.Words[0] == "help")
+            {
+                output.Write(Help);
+                return line.Words.Count == 0 && !line.Flag("help") ? Usage : Ok;
+            }
+            var command = Resolve(line);
+            line.RejectUnknownOptions();
+            using var host = await ClusterConnection.ConnectAsync(cancellationToken);
+            var grains = host.Services.GetRequiredService<IClusterClient>();
+            await command(grains);
+            return Ok;
+        }
+        catch (UsageException e)
+        {
+            error.WriteLine($"hv: {e.Message} (see 'hv help')");
+            return Usage;
+        }
+        catch (HvRuleException e)
+        {
+            error.WriteLine($"hv: refused [{e.Rule}]: {e.Message}");
+            return Refused;
+        }
+        catch (ClusterUnreachableException e)
+        {
+            error.WriteLine($"hv: {e.Message}");
+            return Unreachable;
+        }
+        catch (Exception e) when (e is TimeoutException or Orleans.Runtime.OrleansException)
+        {
+            error.WriteLine($"hv: the cluster did not answer: {e.Message}");
+            return Unreachable;
+        }
+    }
+
+    /// <summary>Reads the whole command line before connecting, so a typo fails in milliseconds.</summary>
+    private Func<IGrainFactory, Task> Resolve(CommandLine line) => (line.Words[0], line.Words.ElementAtOrDefault(1)) switch
+    {
+        ("host", "add") => HostAdd(line.Word(2, "host id"), line.RequiredMb("memory-mb"), line.OptionalInt("reserve-mb") ?? 1024),
+        ("host", "show") => HostShow(line.Word(2, "host id"), line.Json),
+        ("vm", "create") => VmCreate(line.Word(2, "vm id"), RequiredText(line, "host"),
+            new VmConfig(line.RequiredMb("startup-mb"), line.RequiredMb("min-mb"), line.RequiredMb("max-mb"),
+                line.OptionalInt("buffer-pct") ?? VmConfig.DefaultBufferPercent, line.OptionalInt("weight") ?? VmConfig.DefaultWeight), line.Json),
+        ("vm", "set") => VmShowing(line.Word(2, "vm id"), line.Json, Configure(line)),
+        ("vm", "start") => VmStart(line.Word(2, "vm id"), line.Json),
+        ("vm", "stop") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Stop()),
+        ("vm", "demand") => VmShowing(line.Word(2, "vm id"), line.Json, Demand(line.RequiredMb("mb"))),
+        ("vm", "show") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.GetInfo()),
+        ("balance", _) => Balance(line.Word(1, "host id"), line.Json),
+        _ => throw new UsageException($"Unknown command '{string.Join(' ', line.Words.Take(2))}'."),
+    };
+
+    private static Func<IVmGrain, Task<VmInfo>> Configure(CommandLine line)
+    {
+        var change = new VmConfigChange(line.OptionalInt("startup-mb"), line.OptionalInt("min-mb"), line.OptionalInt("max-mb"),
+            line.OptionalInt("buffer-pct"), line.OptionalInt("weight"));
+        return vm => vm.Configure(change);
+    }
+
+    private static Func<IVmGrain, Task<VmInfo>> Demand(int demandMb) => vm => vm.ReportDemand(demandMb);
+
+    private static string RequiredText(CommandLine line, string name) =>
+        line.Text(name) ?? throw new UsageException($"--{name} is required.");
+
+    private Func<IGrainFactory, Task> HostAdd(string hostId, int memoryMb, int reserveMb) => async grains =>
+        Print(await grains.GetGrain<IHostGrain>(hostId).Add(memoryMb, reserveMb), json: false);
+
+    private Func<IGrainFactory, Task> HostShow(string hostId, bool json) => async grains =>
+        Print(await grains.GetGrain<IHostGrain>(hostId).GetInfo(), json);
+
+    private Func<IGrainFactory, Task> VmCreate(string vmId, string hostId, VmConfig config, bool json) => async grains =>
+        Print(await grains.GetGrain<IVmGrain>(vmId).Create(hostId, config), json);
+
+    private Func<IGrainFactory, Task> VmStart(string vmId, bool json) => async grains =>
+    {
+        var vm = await grains.GetGrain<IVmGrain>(vmId).GetInfo();
+        Print(await grains.GetGrain<IHostBalancerGrain>(vm.Snapshot.HostId).StartVm(vmId), json);
+    };
+
+    private Func<IGrainFactory, Task> VmShowing(string vmId, bool json, Func<IVmGrain, Task<VmInfo>> call) => async grains =>
+        Print(await call(grains.GetGrain<IVmGrain>(vmId)), json);
+
+    private Func<IGrainFactory, Task> Balance(string hostId, bool json) => async grains =>
+    {
+        await grains.GetGrain<IHostGrain>(hostId).GetInfo();
+        var report = await grains.GetGrain<IHostBalancerGrain>(hostId).BalanceNow();
+        output.Write(json ? JsonViews.Serialize(JsonViews.Of(report)) + "\n" : TextViews.Balance(report));
+    };
+
+    private void Print(VmInfo info, bool json) =>
+        output.Write(json ? JsonViews.Serialize(JsonViews.Of(info)) + "\n" : TextViews.Vm(info));
+
+    private void Print(HostInfo info, bool json) =>
+        output.Write(json ? JsonViews.Serialize(JsonViews.Of(info)) + "\n" : TextViews.Host(info));
+}

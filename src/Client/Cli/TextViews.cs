@@ -1,0 +1,64 @@
+using System.Text;
+
+namespace HvOrleans.Client.Cli;
+
+/// <summary>Plain-text views for an operator at a terminal.</summary>
+public static class TextViews
+{
+    /// <summary>Hyper-V Manager's Memory tab beside the guest's <c>free -m</c>.</summary>
+    public static string Vm(VmInfo info)
+    {
+        var v = JsonViews.Of(info);
+        var left = new[]
+        {
+            "Hyper-V Manager — Memory",
+            $"  Startup memory   {v.StartupMb,8} MB",
+            $"  Minimum memory   {v.MinimumMb,8} MB",
+            $"  Maximum memory   {v.MaximumMb,8} MB",
+            $"  Memory buffer    {v.BufferPercent,8} %",
+            $"  Memory weight    {v.Weight,8}",
+            $"  Assigned memory  {v.AssignedMb,8} MB",
+            $"  Memory demand    {v.DemandMb,8} MB",
+            $"  Memory pressure  {v.Pressure,8} %",
+            $"  Memory status    {v.Status,8}",
+        };
+        var right = new[]
+        {
+            "Guest — free -m",
+            "        total    used    free  buff/cache",
+            $"  Mem: {v.Guest.TotalMb,6}  {v.Guest.UsedMb,6}  {v.Guest.FreeMb,6}  {v.Guest.BuffCacheMb,10}",
+            "",
+            $"  hot-added  {v.HotAddedMb,6} MB",
+            $"  ballooned  {v.BalloonedMb,6} MB",
+        };
+        var text = new StringBuilder($"VM {v.VmId} on host {v.HostId}: {v.State}\n");
+        for (int i = 0; i < Math.Max(left.Length, right.Length); i++)
+        {
+            string l = i < left.Length ? left[i] : "";
+            string r = i < right.Length ? right[i] : "";
+            text.Append(l.PadRight(40)).Append(r).Append('\n');
+        }
+        return text.ToString().TrimEnd() + "\n";
+    }
+
+    public static string Host(HostInfo h) =>
+        $"Host {h.HostId}: memory {h.MemoryMb} MB, reserve {h.ReserveMb} MB, assigned {h.AssignedMb} MB, available {h.AvailableMb} MB\n" +
+        string.Concat(h.AssignedMbByVm.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"  {e.Key,-24} {e.Value,8} MB\n"));
+
+    public static string Balance(BalancingReport r)
+    {
+        var text = new StringBuilder($"Host {r.HostId}: {r.Resizes.Count} VM(s) resized; assigned {r.AssignedMb} of {r.CapacityMb} MB\n");
+        foreach (var x in r.Resizes)
+        {
+            int hotAdd = x.After.HighWaterMb - x.Before.HighWaterMb;
+            int balloon = x.After.BalloonedMb - x.Before.BalloonedMb;
+            var parts = new List<string>();
+            if (balloon < 0) parts.Add($"unballooned {-balloon} MB");
+            if (hotAdd > 0) parts.Add($"hot-added {hotAdd} MB");
+            if (balloon > 0) parts.Add($"ballooned {balloon} MB");
+            string how = string.Join(", ", parts);
+            text.Append($"  {x.VmId,-24} {x.Before.AssignedMb,8} -> {x.After.AssignedMb,8} MB  ({how})\n");
+        }
+        return text.ToString();
+    }
+}

@@ -1,0 +1,66 @@
+using Azure.Core;
+using Azure.Data.Tables;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.Hosting;
+
+namespace HvOrleans.Client;
+
+/// <summary>
+/// Finds and connects to the cluster. Settings come from <c>$HV_HOME/cluster.json</c> (written by
+/// <c>infra/cluster.sh up</c>; HV_HOME defaults to <c>~/.hvorleans</c>) overridden by <c>Hv__*</c>
+/// environment variables — the same names the silo reads.
+/// </summary>
+public static class ClusterConnection
+{
+    public static string HomeDirectory =>
+        Environment.GetEnvironmentVariable("HV_HOME") is { Length: > 0 } home
+            ? home
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".hvorleans");
+
+    public static async Task<IHost> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(HomeDirectory, "cluster.json"), optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+        var hv = configuration.GetSection("Hv");
+        string storage = hv["Storage"] ?? "Azure";
+        string clusterId = hv["ClusterId"] ?? "hv-local";
+        string serviceId = hv["ServiceId"] ?? "hvorleans";
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
+            if (storage.Equals("Memory", StringComparison.OrdinalIgnoreCase))
+            {
+                client.UseLocalhostClustering(int.Parse(hv["GatewayPort"] ?? "30000"));
+                return;
+            }
+            string connectionString = hv["ConnectionString"] is { Length: > 0 } cs ? cs
+                : throw new ClusterUnreachableException(
+                    $"No cluster configured: {Path.Combine(HomeDirectory, "cluster.json")} is missing. Start one with 'infra/cluster.sh up' or set Hv__ConnectionString.");
+            // Fail fast when storage is down instead of retrying for a minute.
+            var options = new TableClientOptions { Retry = { MaxRetries = 1, NetworkTimeout = TimeSpan.FromSeconds(5), Mode = RetryMode.Fixed } };
+            client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString, options));
+        });
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            host.Dispose();
+            throw new ClusterUnreachableException($"No cluster reachable ({storage}, cluster '{clusterId}'): {e.GetBaseException().Message}");
+        }
+        return host;
+    }
+}
+
+public sealed class ClusterUnreachableException(string message) : Exception(message);

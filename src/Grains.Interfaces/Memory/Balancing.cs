@@ -1,0 +1,187 @@
+namespace HvOrleans.Memory;
+
+/// <summary>One VM as a balancing pass sees it.</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.BalancingVm")]
+public sealed record class BalancingVm(
+    [property: Id(0)] string VmId,
+    [property: Id(1)] VmConfig Config,
+    [property: Id(2)] VmMemory Memory)
+{
+    /// <summary>Only a running guest that has reported its demand is balanced; a silent one keeps what it has.</summary>
+    public bool IsBalanced => Memory.Running && Memory.DemandReported;
+}
+
+/// <summary>A VM's memory before and after a pass.</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.VmResize")]
+public sealed record class VmResize(
+    [property: Id(0)] string VmId,
+    [property: Id(1)] VmMemory Before,
+    [property: Id(2)] VmMemory After)
+{
+    public int DeltaMb => After.AssignedMb - Before.AssignedMb;
+}
+
+/// <summary>Decides how much memory each balanced VM of one host should have.</summary>
+public interface IBalancingPolicy
+{
+    string Name { get; }
+
+    /// <summary>
+    /// The Assigned each balanced VM should move toward. <paramref name="capacityMb"/> is what the
+    /// host can give all its VMs (physical − reserve); unbalanced VMs keep their Assigned.
+    /// </summary>
+    IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms);
+}
+
+/// <summary>
+/// Turns a policy's wishes into what the VMs really get: shrinks first (so the host never
+/// over-commits in between), then grows, highest weight first, each capped by what is free.
+/// </summary>
+public static class BalancingPass
+{
+    public static IReadOnlyList<VmResize> Run(IBalancingPolicy policy, int capacityMb, IReadOnlyList<BalancingVm> vms)
+    {
+        var desired = policy.DesiredAssignedMb(capacityMb, vms);
+        long usedMb = vms.Where(v => v.Memory.Running).Sum(v => (long)v.Memory.AssignedMb);
+        var resizes = new List<VmResize>();
+        foreach (var vm in vms.Where(v => v.IsBalanced && desired.TryGetValue(v.VmId, out var d) && d < v.Memory.AssignedMb))
+        {
+            var after = vm.Memory.ResizeTo(vm.Config, desired[vm.VmId], vm.Memory.AssignedMb);
+            usedMb -= vm.Memory.AssignedMb - after.AssignedMb;
+            if (after != vm.Memory) resizes.Add(new(vm.VmId, vm.Memory, after));
+        }
+        var growers = vms
+            .Where(v => v.IsBalanced && desired.TryGetValue(v.VmId, out var d) && d > v.Memory.AssignedMb)
+            .OrderByDescending(v => v.Config.Weight).ThenBy(v => v.VmId, StringComparer.Ordinal);
+        foreach (var vm in growers)
+        {
+            long freeMb = Math.Max(0, capacityMb - usedMb);
+            int ceilingMb = (int)Math.Min(int.MaxValue, vm.Memory.AssignedMb + freeMb);
+            var after = vm.Memory.ResizeTo(vm.Config, desired[vm.VmId], ceilingMb);
+            usedMb += after.AssignedMb - vm.Memory.AssignedMb;
+            if (after != vm.Memory) resizes.Add(new(vm.VmId, vm.Memory, after));
+        }
+        return resizes;
+    }
+
+    /// <summary>
+    /// Balloons balanced VMs, lowest weight first, toward their floors until
+    /// <paramref name="neededMb"/> is free. Returns null, and so changes nothing, if they cannot free enough.
+    /// </summary>
+    public static IReadOnlyList<VmResize>? MakeRoom(long freeMb, int neededMb, IReadOnlyList<BalancingVm> vms)
+    {
+        var resizes = new List<VmResize>();
+        var donors = vms.Where(v => v.IsBalanced).OrderBy(v => v.Config.Weight).ThenBy(v => v.VmId, StringComparer.Ordinal);
+        foreach (var vm in donors)
+        {
+            if (freeMb >= neededMb) break;
+            int targetMb = (int)Math.Max(vm.Memory.LowestReachableMb(vm.Config), vm.Memory.AssignedMb - (neededMb - freeMb));
+            var after = vm.Memory.ResizeTo(vm.Config, targetMb, vm.Memory.AssignedMb);
+            if (after == vm.Memory) continue;
+            resizes.Add(new(vm.VmId, vm.Memory, after));
+            freeMb += vm.Memory.AssignedMb - after.AssignedMb;
+        }
+        return freeMb >= neededMb ? resizes : null;
+    }
+}
+
+/// <summary>
+/// Hyper-V's policy: every VM's target is demand × (1 + buffer). When the targets do not fit, each
+/// VM first keeps what it cannot be ballooned below; the rest covers demand before buffer, shared
+/// in proportion to weight, so high-weight VMs are short last.
+/// </summary>
+public sealed class HyperVPolicy : IBalancingPolicy
+{
+    public static readonly HyperVPolicy Instance = new();
+
+    public string Name => "hyperv";
+
+    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms)
+    {
+        var balanced = vms.Where(v => v.IsBalanced).ToArray();
+        long fixedMb = vms.Where(v => v.Memory.Running && !v.IsBalanced).Sum(v => (long)v.Memory.AssignedMb);
+        long availableMb = capacityMb - fixedMb;
+        var wants = balanced.Select(v => Math.Max(v.Memory.TargetMb(v.Config), v.Memory.LowestReachableMb(v.Config))).ToArray();
+        if (wants.Sum(w => (long)w) <= availableMb)
+        {
+            var settled = Enumerable.Range(0, balanced.Length).Select(i => Settle(balanced[i].Memory, wants[i])).ToArray();
+            var chosen = settled.Sum(s => (long)s) <= availableMb ? settled : wants;
+            return Enumerable.Range(0, balanced.Length).ToDictionary(i => balanced[i].VmId, i => chosen[i]);
+        }
+
+        var bases = balanced.Select(v => v.Memory.LowestReachableMb(v.Config)).ToArray();
+        var weights = balanced.Select(v => v.Config.Weight).ToArray();
+        long spareMb = Math.Max(0, availableMb - bases.Sum(b => (long)b));
+        var demandNeeds = Enumerable.Range(0, balanced.Length)
+            .Select(i => Math.Max(0, Math.Min(balanced[i].Memory.DemandLevelMb(balanced[i].Config), wants[i]) - bases[i]))
+            .ToArray();
+        var forDemand = WeightedShare.Distribute(spareMb, demandNeeds, weights);
+        spareMb -= forDemand.Sum(g => (long)g);
+        var bufferNeeds = Enumerable.Range(0, balanced.Length).Select(i => wants[i] - bases[i] - forDemand[i]).ToArray();
+        var forBuffer = WeightedShare.Distribute(spareMb, bufferNeeds, weights);
+        return Enumerable.Range(0, balanced.Length)
+            .ToDictionary(i => balanced[i].VmId, i => bases[i] + forDemand[i] + forBuffer[i]);
+    }
+
+    /// <summary>
+    /// While the host has room, a VM less than one hot-add block above its target keeps what it has:
+    /// hot-add rounds up to whole blocks, and ballooning that rounding (or a little demand noise)
+    /// back every period would only churn.
+    /// </summary>
+    private static int Settle(VmMemory memory, int wantMb) =>
+        memory.AssignedMb > wantMb && memory.AssignedMb - wantMb < VmMemory.HotAddBlockMb ? memory.AssignedMb : wantMb;
+}
+
+/// <summary>Shares memory among needs in proportion to weight (water-filling), in whole pages.</summary>
+public static class WeightedShare
+{
+    /// <summary>
+    /// Grants at most each need, in total at most <paramref name="availableMb"/>. Unsatisfied
+    /// weighted VMs get shares proportional to their weights; weight-0 VMs get only what the
+    /// weighted ones leave, in equal shares.
+    /// </summary>
+    public static int[] Distribute(long availableMb, IReadOnlyList<int> needsMb, IReadOnlyList<int> weights)
+    {
+        var grants = new int[needsMb.Count];
+        long leftMb = Fill(availableMb, needsMb, grants, i => weights[i] > 0, i => weights[i]);
+        Fill(leftMb, needsMb, grants, i => weights[i] == 0, _ => 1);
+        return grants;
+    }
+
+    private static long Fill(long availableMb, IReadOnlyList<int> needsMb, int[] grants, Func<int, bool> takesPart, Func<int, long> weightOf)
+    {
+        const int page = VmConfig.PageMb;
+        var active = Enumerable.Range(0, needsMb.Count).Where(i => takesPart(i) && needsMb[i] > 0).ToList();
+        // Satisfy whoever needs less than a proportional share, then share the rest among the others.
+        while (active.Count > 0)
+        {
+            long totalWeight = active.Sum(weightOf);
+            var satisfied = active.Where(i => (long)needsMb[i] * totalWeight <= availableMb * weightOf(i)).ToList();
+            if (satisfied.Count == 0) break;
+            foreach (var i in satisfied)
+            {
+                grants[i] = needsMb[i];
+                availableMb -= needsMb[i];
+            }
+            active.RemoveAll(satisfied.Contains);
+        }
+        if (active.Count == 0) return availableMb;
+        long weightSum = active.Sum(weightOf);
+        long pool = availableMb;
+        foreach (var i in active)
+        {
+            int share = (int)(pool * weightOf(i) / weightSum / page * page);
+            grants[i] = share;
+            availableMb -= share;
+        }
+        // Whole pages left over by rounding go to the heaviest first.
+        foreach (var i in active.OrderByDescending(weightOf).ThenBy(i => i))
+        {
+            if (availableMb < page) break;
+            if (grants[i] + page > needsMb[i]) continue;
+            grants[i] += page;
+            availableMb -= page;
+        }
+        return availableMb;
+    }
+}

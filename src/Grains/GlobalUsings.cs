@@ -1,0 +1,4 @@
+global using HvOrleans.Memory;
+global using Microsoft.Extensions.Logging;
+global using Orleans;
+global using Orleans.Runtime;

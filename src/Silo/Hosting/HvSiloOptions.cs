@@ -1,0 +1,28 @@
+namespace HvOrleans.Silo.Hosting;
+
+public enum HvStorage
+{
+    /// <summary>Azure Table membership, grain state and reminders (Azurite locally).</summary>
+    Azure,
+    /// <summary>Localhost clustering with in-memory state: quick runs only, nothing survives a restart.</summary>
+    Memory,
+}
+
+/// <summary>The silo's settings: section <c>Hv</c> of appsettings.json, overridden by <c>Hv__*</c> environment variables.</summary>
+public sealed class HvSiloOptions
+{
+    public const string Section = "Hv";
+
+    public HvStorage Storage { get; set; } = HvStorage.Azure;
+    public string ConnectionString { get; set; } = "";
+    public string ClusterId { get; set; } = "hv-local";
+    public string ServiceId { get; set; } = "hvorleans";
+    public int SiloPort { get; set; } = 11111;
+    public int GatewayPort { get; set; } = 30000;
+    /// <summary>The address other silos and clients reach this one at.</summary>
+    public string AdvertisedIp { get; set; } = "127.0.0.1";
+    /// <summary>Membership probing: how quickly a dead silo is declared dead and its grains move.</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+    public int NumMissedProbesLimit { get; set; } = 2;
+    public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(2);
+}
