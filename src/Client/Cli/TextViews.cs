@@ -47,7 +47,9 @@ public static class TextViews
 
     public static string Balance(BalancingReport r)
     {
-        var text = new StringBuilder($"Host {r.HostId}: {r.Resizes.Count} VM(s) resized; assigned {r.AssignedMb} of {r.CapacityMb} MB\n");
+        var text = new StringBuilder(r.Resizes.Count == 0
+            ? $"Host {r.HostId}: already balanced; assigned {r.AssignedMb} of {r.CapacityMb} MB\n"
+            : $"Host {r.HostId}: {r.Resizes.Count} VM(s) resized; assigned {r.AssignedMb} of {r.CapacityMb} MB\n");
         foreach (var x in r.Resizes)
         {
             int hotAdd = x.After.HighWaterMb - x.Before.HighWaterMb;

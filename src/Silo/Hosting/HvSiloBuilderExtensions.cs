@@ -10,7 +10,6 @@ public static class HvSiloBuilderExtensions
     public static ISiloBuilder AddHvSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
         var hv = configuration.GetSection(HvSiloOptions.Section).Get<HvSiloOptions>() ?? new HvSiloOptions();
-        silo.Services.Configure<BalancerOptions>(configuration.GetSection(BalancerOptions.Section));
         silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (hv.ClusterId, hv.ServiceId));
         silo.Configure<ClusterMembershipOptions>(o =>
         {
@@ -18,30 +17,33 @@ public static class HvSiloBuilderExtensions
             o.NumMissedProbesLimit = hv.NumMissedProbesLimit;
             o.TableRefreshTimeout = hv.TableRefreshTimeout;
         });
-        // The balancer's reminder only re-activates and heals; a period under Orleans' 1-minute
-        // default is allowed so that tests and small clusters recover quickly.
-        var reminderPeriod = configuration.GetSection(BalancerOptions.Section).Get<BalancerOptions>()?.ReminderPeriod
-            ?? new BalancerOptions().ReminderPeriod;
-        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, reminderPeriod.Ticks)));
-        return hv.Storage switch
-        {
-            HvStorage.Memory => silo
-                .UseLocalhostClustering(hv.SiloPort, hv.GatewayPort)
-                .AddMemoryGrainStorage(GrainStorage.Name)
-                .UseInMemoryReminderService(),
-            _ => silo.UseAzure(hv),
-        };
+        if (hv.Storage == HvStorage.Memory)
+            silo.UseLocalhostClustering(hv.SiloPort, hv.GatewayPort);
+        else
+            silo.ConfigureEndpoints(IPAddress.Parse(hv.AdvertisedIp), hv.SiloPort, hv.GatewayPort, listenOnAnyHostAddress: false)
+                .UseAzureStorageClustering(o => o.TableServiceClient = Tables(hv));
+        return silo.AddHvGrainServices(configuration);
     }
 
-    private static ISiloBuilder UseAzure(this ISiloBuilder silo, HvSiloOptions hv)
+    /// <summary>What the grains need from any silo, a test cluster's too: grain storage, reminders, balancer options.</summary>
+    public static ISiloBuilder AddHvGrainServices(this ISiloBuilder silo, IConfiguration configuration)
     {
-        if (string.IsNullOrWhiteSpace(hv.ConnectionString))
-            throw new InvalidOperationException("Hv:ConnectionString is required with Hv:Storage=Azure (set Hv__ConnectionString).");
-        var tables = new TableServiceClient(hv.ConnectionString);
-        return silo
-            .ConfigureEndpoints(IPAddress.Parse(hv.AdvertisedIp), hv.SiloPort, hv.GatewayPort, listenOnAnyHostAddress: false)
-            .UseAzureStorageClustering(o => o.TableServiceClient = tables)
-            .AddAzureTableGrainStorage(GrainStorage.Name, o => o.TableServiceClient = tables)
-            .UseAzureTableReminderService(o => o.TableServiceClient = tables);
+        var hv = configuration.GetSection(HvSiloOptions.Section).Get<HvSiloOptions>() ?? new HvSiloOptions();
+        var balancer = configuration.GetSection(BalancerOptions.Section);
+        silo.Services.Configure<BalancerOptions>(balancer);
+        // The balancer's reminder only re-activates and heals; a period under Orleans' 1-minute
+        // default is allowed so that tests and small clusters recover quickly.
+        var reminderPeriod = (balancer.Get<BalancerOptions>() ?? new BalancerOptions()).ReminderPeriod;
+        silo.Configure<ReminderOptions>(o =>
+            o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, reminderPeriod.Ticks)));
+        return hv.Storage == HvStorage.Memory
+            ? silo.AddMemoryGrainStorage(GrainStorage.Name).UseInMemoryReminderService()
+            : silo.AddAzureTableGrainStorage(GrainStorage.Name, o => o.TableServiceClient = Tables(hv))
+                .UseAzureTableReminderService(o => o.TableServiceClient = Tables(hv));
     }
+
+    private static TableServiceClient Tables(HvSiloOptions hv) =>
+        string.IsNullOrWhiteSpace(hv.ConnectionString)
+            ? throw new InvalidOperationException("Hv:ConnectionString is required with Hv:Storage=Azure (set Hv__ConnectionString).")
+            : new TableServiceClient(hv.ConnectionString);
 }

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Local HvOrleans cluster: Azurite plus N silo processes on Azure Table membership.
+#   infra/cluster.sh up [--silos N] [--fresh]   start (or top up) the cluster; data is kept across up/down
+#   infra/cluster.sh down                       stop exactly what 'up' started
+#   infra/cluster.sh status                     what is running
+#   infra/cluster.sh kill <i> | restart <i>     SIGKILL silo i / start it again as a fresh process
+# State (Azurite data, logs, pids, cluster.json for hv) lives in $HV_HOME (default ~/.hvorleans).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+HV_HOME="${HV_HOME:-$HOME/.hvorleans}"
+PORT_BASE="${HV_AZURITE_PORT_BASE:-10100}"
+BLOB=$PORT_BASE QUEUE=$((PORT_BASE + 1)) TABLE=$((PORT_BASE + 2))
+SILO_PORT_BASE="${HV_SILO_PORT_BASE:-11111}" GATEWAY_PORT_BASE="${HV_GATEWAY_PORT_BASE:-30000}"
+CONN="$(hv_connection_string $BLOB $QUEUE $TABLE)"
+
+pid_of() { cat "$HV_HOME/$1.pid" 2>/dev/null || true; }
+
+start_azurite() {
+  if hv_alive "$(pid_of azurite)"; then return; fi
+  hv_ensure_node_modules
+  mkdir -p "$HV_HOME/azurite"
+  hv_log "starting Azurite on 127.0.0.1:$BLOB-$TABLE (data in $HV_HOME/azurite)"
+  setsid "$HV_ROOT/node_modules/.bin/azurite" --blobHost 127.0.0.1 --blobPort $BLOB --queueHost 127.0.0.1 --queuePort $QUEUE \
+    --tableHost 127.0.0.1 --tablePort $TABLE --location "$HV_HOME/azurite" --skipApiVersionCheck --disableTelemetry --silent \
+    > "$HV_HOME/azurite.log" 2>&1 < /dev/null &
+  echo $! > "$HV_HOME/azurite.pid"
+  hv_wait_ports 30 $BLOB $QUEUE $TABLE
+}
+
+start_silo() { # index
+  local i=$1
+  if hv_alive "$(pid_of silo-$i)"; then return; fi
+  hv_log "starting silo $i (silo port $((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)); log $HV_HOME/silo-$i.log)"
+  Hv__Storage=Azure Hv__ConnectionString="$CONN" Hv__SiloPort=$((SILO_PORT_BASE + i)) Hv__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
+    setsid dotnet "$HV_BIN_SILO" --contentRoot "$(dirname "$HV_BIN_SILO")" > "$HV_HOME/silo-$i.log" 2>&1 < /dev/null &
+  echo $! > "$HV_HOME/silo-$i.pid"
+}
+
+write_client_config() {
+  cat > "$HV_HOME/cluster.json" <<JSON
+{ "Hv": { "Storage": "Azure", "ClusterId": "hv-local", "ServiceId": "hvorleans", "ConnectionString": "$CONN" } }
+JSON
+}
+
+wait_for_cluster() {
+  local deadline=$((SECONDS + 90)) rc
+  while :; do
+    # A refusal (exit 1: no such host) proves a silo answered; exit 3 means nobody did yet.
+    rc=0; HV_HOME="$HV_HOME" dotnet "$HV_BIN_CLIENT" host show hv-cluster-probe >/dev/null 2>&1 || rc=$?
+    [ $rc -eq 1 ] || [ $rc -eq 0 ] && return 0
+    [ $SECONDS -lt $deadline ] || { hv_log "the cluster did not answer in 90 s; see $HV_HOME/silo-*.log"; return 1; }
+    sleep 0.5
+  done
+}
+
+stop_pid() { # name
+  local pid; pid="$(pid_of "$1")"
+  if hv_alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do hv_alive "$pid" || break; sleep 0.2; done
+    hv_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$HV_HOME/$1.pid"
+}
+
+silo_indexes() { for f in "$HV_HOME"/silo-*.pid; do [ -e "$f" ] && basename "$f" .pid | sed 's/silo-//'; done | sort -n; }
+
+cmd_down() {
+  # Silos before Azurite: silos that lose their membership table can hang on shutdown.
+  for i in $(silo_indexes); do stop_pid "silo-$i"; done
+  stop_pid azurite
+  hv_log "cluster stopped; data kept in $HV_HOME/azurite"
+}
+
+cmd_up() {
+  local silos=1 fresh=0
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --silos) silos="$2"; shift 2 ;;
+      --fresh) fresh=1; shift ;;
+      *) hv_log "unknown option $1"; exit 2 ;;
+    esac
+  done
+  mkdir -p "$HV_HOME"
+  if [ $fresh -eq 1 ]; then cmd_down; rm -rf "$HV_HOME/azurite"; fi
+  [ -f "$HV_BIN_SILO" ] && [ -f "$HV_BIN_CLIENT" ] || hv_build
+  start_azurite
+  write_client_config
+  for i in $(seq 0 $((silos - 1))); do start_silo "$i"; done
+  wait_for_cluster
+  hv_log "cluster up: $silos silo(s). Use ./hv (it reads $HV_HOME/cluster.json); stop with infra/cluster.sh down"
+}
+
+cmd_status() {
+  printf 'azurite  %s\n' "$(hv_alive "$(pid_of azurite)" && echo "running (pid $(pid_of azurite))" || echo stopped)"
+  for i in $(silo_indexes); do
+    printf 'silo-%s   %s\n' "$i" "$(hv_alive "$(pid_of silo-$i)" && echo "running (pid $(pid_of silo-$i))" || echo dead)"
+  done
+}
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  kill) kill -KILL "$(pid_of "silo-$2")" && rm -f "$HV_HOME/silo-$2.pid" && hv_log "silo $2 killed (SIGKILL)" ;;
+  restart) stop_pid "silo-$2"; start_silo "$2"; wait_for_cluster ;;
+  *) sed -n '2,8p' "$0"; exit 2 ;;
+esac

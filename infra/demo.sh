@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The Dynamic Memory demo: installs what is missing, starts the local cluster (Azurite + 1 silo),
+# and plays a VM's life with hv — boot, hot-add under load, balloon when idle, unballoon — printing
+# Hyper-V Manager's Memory tab and the guest's `free -m` at each step. The cluster stays up after.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+hv_ensure_node_modules
+hv_build
+"$HV_ROOT/infra/cluster.sh" up
+hv() { dotnet "$HV_BIN_CLIENT" "$@"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "A 16 GB host (1 GB reserved) and a VM: Startup 2048, Minimum 512, Maximum 8192 MB"
+hv host add demo-host --memory-mb 16384 --reserve-mb 1024
+hv vm create demo-vm --host demo-host --startup-mb 2048 --min-mb 512 --max-mb 8192 >/dev/null
+hv vm stop demo-vm >/dev/null   # a rerun of the demo starts from a fresh boot
+step "1. Boot: assigned = Startup, the guest sees Startup − 32 MB of firmware"
+hv vm start demo-vm
+step "2. Load: the guest reports 5000 MB committed → target 5000 × 1.2; hot-add in 128 MB blocks"
+hv vm demand demo-vm --mb 5000 >/dev/null
+hv balance demo-host
+hv vm show demo-vm
+step "3. Idle: demand 1000 MB → balloon down as far as the guest's floor allows; its total stays, buff/cache grows"
+hv vm demand demo-vm --mb 1000 >/dev/null
+hv balance demo-host
+hv vm show demo-vm
+step "4. Load again: demand 3000 MB → memory comes back by unballooning; no hot-add, the guest total unchanged"
+hv vm demand demo-vm --mb 3000 >/dev/null
+hv balance demo-host
+hv vm show demo-vm
+step "The host's ledger"
+hv host show demo-host
+printf '\nThe cluster is still running: try ./hv help, ./hv vm show demo-vm --json; stop it with infra/cluster.sh down\n'
