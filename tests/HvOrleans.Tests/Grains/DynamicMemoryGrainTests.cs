@@ -1,0 +1,178 @@
+using CsCheck;
+using HvOrleans.Tests.Infrastructure;
+
+namespace HvOrleans.Tests.Grains;
+
+/// <summary>The Dynamic Memory behaviour through real grains; runs once per storage provider.</summary>
+public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
+{
+    private readonly IGrainFactory _grains = fixture.Grains;
+    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+
+    private string Id(string name) => $"{name}-{_run}";
+    private IHostGrain Host(string id) => _grains.GetGrain<IHostGrain>(id);
+    private IVmGrain Vm(string id) => _grains.GetGrain<IVmGrain>(id);
+    private IHostBalancerGrain Balancer(string hostId) => _grains.GetGrain<IHostBalancerGrain>(hostId);
+
+    private async Task<(string Host, string Vm)> RunningVmAsync(int hostMb = 16384, VmConfig? config = null)
+    {
+        string host = Id("host"), vm = Id("vm");
+        await Host(host).Add(hostMb, 1024);
+        await Vm(vm).Create(host, config ?? new VmConfig(2048, 512, 8192));
+        await Balancer(host).StartVm(vm);
+        return (host, vm);
+    }
+
+    [Fact]
+    public async Task Three_step_example_hot_adds_balloons_and_unballoons()
+    {
+        var (host, vm) = await RunningVmAsync();
+        var boot = await Vm(vm).GetInfo();
+        Assert.Equal((2048, 2016), (boot.HostView.AssignedMb, boot.GuestView.TotalMb));
+
+        await Vm(vm).ReportDemand(5000);
+        await Balancer(host).BalanceNow();
+        var loaded = await Vm(vm).GetInfo();
+        Assert.Equal((6016, 5984, 3968), (loaded.HostView.AssignedMb, loaded.GuestView.TotalMb, loaded.Snapshot.Memory.HotAddedMb(loaded.Snapshot.Config)));
+
+        await Vm(vm).ReportDemand(1000);
+        await Balancer(host).BalanceNow();
+        var idle = await Vm(vm).GetInfo();
+        Assert.Equal((1638, 5984, 4378), (idle.HostView.AssignedMb, idle.GuestView.TotalMb, idle.GuestView.BuffCacheMb));
+
+        await Vm(vm).ReportDemand(3000);
+        await Balancer(host).BalanceNow();
+        var again = await Vm(vm).GetInfo();
+        Assert.Equal((3600, 5984, 2416), (again.HostView.AssignedMb, again.GuestView.TotalMb, again.GuestView.BuffCacheMb));
+        Assert.Equal(3600, (await Host(host).GetInfo()).AssignedMb);
+    }
+
+    [Fact]
+    public async Task Balancer_applies_a_demand_change_without_being_asked()
+    {
+        var (_, vm) = await RunningVmAsync();
+        await Vm(vm).ReportDemand(5000);
+        var info = await WaitForAsync(() => Vm(vm).GetInfo(), i => i.HostView.AssignedMb == 6016, "the balancer's timer to hot-add to 6016 MB");
+        Assert.Equal(5984, info.GuestView.TotalMb);
+    }
+
+    [Fact]
+    public async Task Invalid_config_is_refused_and_nothing_is_persisted()
+    {
+        string host = Id("host"), vm = Id("vm");
+        await Host(host).Add(16384, 1024);
+        var e = await Assert.ThrowsAsync<HvRuleException>(() => Vm(vm).Create(host, new VmConfig(2048, 4096, 8192)));
+        Assert.Equal("minimum-le-startup", e.Rule);
+        Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Vm(vm).GetInfo())).Rule);
+        Assert.Empty((await Host(host).GetInfo()).AssignedMbByVm);
+    }
+
+    [Fact]
+    public async Task Vm_on_an_unknown_host_is_refused()
+    {
+        string vm = Id("vm");
+        var e = await Assert.ThrowsAsync<HvRuleException>(() => Vm(vm).Create(Id("nohost"), new VmConfig(2048, 512, 8192)));
+        Assert.Equal("host-must-exist", e.Rule);
+        Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Vm(vm).GetInfo())).Rule);
+    }
+
+    [Theory]
+    [InlineData(4096, null, "startup-fixed-while-running")]
+    [InlineData(null, 4096, "maximum-only-raised-while-running")]
+    public async Task Running_vm_refuses_startup_change_and_lower_maximum(int? startupMb, int? maximumMb, string rule)
+    {
+        var (_, vm) = await RunningVmAsync();
+        var before = await Vm(vm).GetInfo();
+        var e = await Assert.ThrowsAsync<HvRuleException>(() => Vm(vm).Configure(new VmConfigChange(StartupMb: startupMb, MaximumMb: maximumMb)));
+        Assert.Equal(rule, e.Rule);
+        Assert.Equal(before.Snapshot, (await Vm(vm).GetInfo()).Snapshot);
+    }
+
+    [Fact]
+    public async Task Start_that_cannot_be_made_room_for_is_refused_and_changes_nothing()
+    {
+        var (host, busy) = await RunningVmAsync(hostMb: 6144, config: new VmConfig(4096, 2048, 8192));
+        await Vm(busy).ReportDemand(4000);
+        string second = Id("second");
+        await Vm(second).Create(host, new VmConfig(2048, 512, 4096));
+        var ledger = (await Host(host).GetInfo()).AssignedMbByVm;
+        var e = await Assert.ThrowsAsync<HvRuleException>(() => Balancer(host).StartVm(second));
+        Assert.Equal("host-capacity", e.Rule);
+        Assert.False((await Vm(second).GetInfo()).Snapshot.Memory.Running);
+        Assert.Equal(ledger, (await Host(host).GetInfo()).AssignedMbByVm);
+    }
+
+    [Fact]
+    public async Task Start_balloons_an_idle_vm_to_make_room()
+    {
+        var (host, idle) = await RunningVmAsync(hostMb: 6144, config: new VmConfig(4096, 512, 8192));
+        await Vm(idle).ReportDemand(200);
+        string second = Id("second");
+        await Vm(second).Create(host, new VmConfig(2048, 512, 4096));
+        var started = await Balancer(host).StartVm(second);
+        Assert.Equal(2048, started.HostView.AssignedMb);
+        var ledger = await Host(host).GetInfo();
+        Assert.True(ledger.AssignedMb <= ledger.CapacityMb);
+        Assert.Equal(ledger.AssignedMbByVm[idle], (await Vm(idle).GetInfo()).HostView.AssignedMb);
+    }
+
+    [Fact]
+    public async Task Stop_returns_memory_and_restart_resets_the_guest_total()
+    {
+        var (host, vm) = await RunningVmAsync();
+        await Vm(vm).ReportDemand(5000);
+        await Balancer(host).BalanceNow();
+        await Vm(vm).Stop();
+        await WaitForAsync(() => Host(host).GetInfo(), h => h.AssignedMb == 0, "the ledger to release the stopped VM's memory");
+        var restarted = await Balancer(host).StartVm(vm);
+        Assert.Equal((2048, 2016, 0), (restarted.HostView.AssignedMb, restarted.GuestView.TotalMb, restarted.Snapshot.Memory.HotAddedMb(restarted.Snapshot.Config)));
+    }
+
+    [Fact]
+    public async Task Random_demands_on_a_short_host_keep_every_persisted_ledger_within_capacity()
+    {
+        var gen = from weights in Gen.Int[0, 10_000].Array[4]
+                  from demands in Gen.Int[0, 6000].Array[4].Array[6]
+                  select (weights, demands);
+        int round = 0;
+        await gen.SampleAsync(async t =>
+        {
+            string host = Id($"short{round++}");
+            await Host(host).Add(12288, 1024);   // 11264 MB for four VMs that may each want 7200
+            var vms = Enumerable.Range(0, 4).Select(i => $"{host}-vm{i}").ToArray();
+            for (int i = 0; i < 4; i++)
+            {
+                await Vm(vms[i]).Create(host, new VmConfig(2048, 1024, 8192, 20, t.weights[i]));
+                await Balancer(host).StartVm(vms[i]);
+            }
+            foreach (var step in t.demands)
+            {
+                for (int i = 0; i < 4; i++) await Vm(vms[i]).ReportDemand(step[i]);
+                await Balancer(host).BalanceNow();
+                var ledger = await Host(host).GetInfo();
+                var infos = await Task.WhenAll(vms.Select(v => Vm(v).GetInfo()));
+                Assert.True(ledger.AssignedMb <= ledger.CapacityMb, $"ledger {ledger.AssignedMb} > capacity {ledger.CapacityMb}");
+                Assert.True(infos.Sum(i => (long)i.HostView.AssignedMb) <= ledger.AssignedMb, "VMs hold more than the ledger");
+                Assert.All(infos, i => Assert.InRange(i.HostView.AssignedMb, i.HostView.MinimumMb, i.HostView.MaximumMb));
+            }
+        }, iter: 6, threads: 1);
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var value = await read();
+            if (done(value)) return value;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after 15 s waiting for {what}; last: {value}");
+            await Task.Delay(100);
+        }
+    }
+}
+
+public sealed class DynamicMemoryGrainTestsOnMemoryStorage(MemoryClusterFixture fixture)
+    : DynamicMemoryGrainTests(fixture), IClassFixture<MemoryClusterFixture>;
+
+public sealed class DynamicMemoryGrainTestsOnAzurite(AzureClusterFixture fixture)
+    : DynamicMemoryGrainTests(fixture), IClassFixture<AzureClusterFixture>;

@@ -1,0 +1,63 @@
+using HvOrleans.Silo.Hosting;
+using Microsoft.Extensions.Configuration;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+
+namespace HvOrleans.Tests.Infrastructure;
+
+/// <summary>An in-process test cluster whose grains use HvOrleans' own storage and reminder wiring.</summary>
+public abstract class ClusterFixture : IAsyncLifetime
+{
+    public TestCluster Cluster { get; private set; } = null!;
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    protected abstract Task<Dictionary<string, string?>> SettingsAsync();
+
+    public async Task InitializeAsync()
+    {
+        var settings = await SettingsAsync();
+        settings["Hv:Balancer:BalancingPeriod"] = "00:00:00.500";
+        settings["Hv:Balancer:ReminderPeriod"] = "00:00:05";
+        var builder = new TestClusterBuilder(1);
+        builder.Options.ServiceId = $"hv-test-{Guid.NewGuid():N}";
+        builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(settings));
+        builder.AddSiloBuilderConfigurator<HvGrainServices>();
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    private sealed class HvGrainServices : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo) => silo.AddHvGrainServices(silo.Configuration);
+    }
+}
+
+public sealed class MemoryClusterFixture : ClusterFixture
+{
+    protected override Task<Dictionary<string, string?>> SettingsAsync() =>
+        Task.FromResult(new Dictionary<string, string?> { ["Hv:Storage"] = "Memory" });
+}
+
+/// <summary>Grain state and reminders in a real Azurite, started for this fixture alone.</summary>
+public sealed class AzureClusterFixture : ClusterFixture
+{
+    private readonly AzuriteFixture _azurite = new();
+
+    protected override async Task<Dictionary<string, string?>> SettingsAsync()
+    {
+        await _azurite.InitializeAsync();
+        return new() { ["Hv:Storage"] = "Azure", ["Hv:ConnectionString"] = _azurite.ConnectionString };
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _azurite.DisposeAsync();
+    }
+}
