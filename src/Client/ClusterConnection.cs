@@ -21,6 +21,9 @@ public static class ClusterConnection
             ? home
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".hvorleans");
 
+    private static TimeSpan ConnectTimeout =>
+        TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("HV_CONNECT_TIMEOUT_SECONDS"), out var s) ? s : 10);
+
     public static async Task<IHost> ConnectAsync(CancellationToken cancellationToken)
     {
         var configuration = new ConfigurationBuilder()
@@ -50,14 +53,18 @@ public static class ClusterConnection
             client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString, options));
         });
         var host = builder.Build();
+        // With no live gateway in the membership table the client would keep looking: give up plainly.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ConnectTimeout);
+        var start = host.StartAsync(timeout.Token);
         try
         {
-            await host.StartAsync(cancellationToken);
+            await start.WaitAsync(timeout.Token);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            host.Dispose();
-            throw new ClusterUnreachableException($"No cluster reachable ({storage}, cluster '{clusterId}'): {e.GetBaseException().Message}");
+            string why = e is OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : e.GetBaseException().Message;
+            throw new ClusterUnreachableException($"No cluster reachable ({storage}, cluster '{clusterId}'): {why}. Is it up? (infra/cluster.sh status)");
         }
         return host;
     }

@@ -1,6 +1,9 @@
 using System.Net;
 using Azure.Data.Tables;
 using Orleans.Configuration;
+using Orleans.Providers;
+using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace HvOrleans.Silo.Hosting;
 
@@ -36,11 +39,24 @@ public static class HvSiloBuilderExtensions
         var reminderPeriod = (balancer.Get<BalancerOptions>() ?? new BalancerOptions()).ReminderPeriod;
         silo.Configure<ReminderOptions>(o =>
             o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, reminderPeriod.Ticks)));
-        return hv.Storage == HvStorage.Memory
-            ? silo.AddMemoryGrainStorage(GrainStorage.Name).UseInMemoryReminderService()
-            : silo.AddAzureTableGrainStorage(GrainStorage.Name, o => o.TableServiceClient = Tables(hv))
-                .UseAzureTableReminderService(o => o.TableServiceClient = Tables(hv));
+        if (hv.Storage == HvStorage.Memory)
+        {
+            silo.Services.UseOrleansStateSerializer<MemoryGrainStorageOptions>();
+            return silo.AddMemoryGrainStorage(GrainStorage.Name).UseInMemoryReminderService();
+        }
+        silo.Services.UseOrleansStateSerializer<AzureTableStorageOptions>();
+        return silo.AddAzureTableGrainStorage(GrainStorage.Name, o => o.TableServiceClient = Tables(hv))
+            .UseAzureTableReminderService(o => o.TableServiceClient = Tables(hv));
     }
+
+    /// <summary>
+    /// Stores state with Orleans' own serializer: the [Id]-tagged state records stay readable as they
+    /// evolve, and immutable collections and positional records round-trip (the JSON default does not).
+    /// </summary>
+    private static void UseOrleansStateSerializer<TOptions>(this IServiceCollection services)
+        where TOptions : class, IStorageProviderSerializerOptions =>
+        services.AddOptions<TOptions>(GrainStorage.Name)
+            .Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
 
     private static TableServiceClient Tables(HvSiloOptions hv) =>
         string.IsNullOrWhiteSpace(hv.ConnectionString)

@@ -1,4 +1,5 @@
 using CsCheck;
+using Orleans.Runtime;
 using HvOrleans.Tests.Infrastructure;
 
 namespace HvOrleans.Tests.Grains;
@@ -45,6 +46,20 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
         var again = await Vm(vm).GetInfo();
         Assert.Equal((3600, 5984, 2416), (again.HostView.AssignedMb, again.GuestView.TotalMb, again.GuestView.BuffCacheMb));
         Assert.Equal(3600, (await Host(host).GetInfo()).AssignedMb);
+    }
+
+    [Fact]
+    public async Task Host_and_vm_state_read_back_after_their_grains_are_deactivated()
+    {
+        var (host, vm) = await RunningVmAsync();
+        await Vm(vm).ReportDemand(5000);
+        await Balancer(host).BalanceNow();
+        var (vmBefore, hostBefore) = (await Vm(vm).GetInfo(), await Host(host).GetInfo());
+        await _grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var (vmAfter, hostAfter) = (await Vm(vm).GetInfo(), await Host(host).GetInfo());
+        Assert.Equal(vmBefore, vmAfter);
+        Assert.Equal(hostBefore.AssignedMbByVm.ToArray(), hostAfter.AssignedMbByVm.ToArray());
+        Assert.Equal((hostBefore.MemoryMb, hostBefore.ReserveMb, hostBefore.AssignedMb), (hostAfter.MemoryMb, hostAfter.ReserveMb, hostAfter.AssignedMb));
     }
 
     [Fact]

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Text.Json;
+using HvOrleans.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace HvOrleans.Tests.EndToEnd;
+
+/// <summary>Real silo processes on Azurite, driven through the real hv console; failures are SIGKILLs.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper log)
+{
+    private static int Mb(JsonElement e, string name) => e.GetProperty(name).GetInt32();
+
+    [Fact]
+    public async Task Three_step_example_through_hv_survives_a_silo_SIGKILL()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var hv = new HvConsole(cluster);
+        var silo = await SiloProcess.StartAsync(cluster);
+        try
+        {
+            await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384", "--reserve-mb", "1024");
+            await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "2048", "--min-mb", "512", "--max-mb", "8192");
+            var boot = await hv.JsonAsync("vm", "start", "vm1");
+            Assert.Equal((2048, 2016), (Mb(boot, "assignedMb"), Mb(boot.GetProperty("guest"), "totalMb")));
+
+            await hv.OkAsync("vm", "demand", "vm1", "--mb", "5000");
+            await hv.OkAsync("balance", "h1");
+            var loaded = await hv.JsonAsync("vm", "show", "vm1");
+            Assert.True(Mb(loaded, "assignedMb") >= 6000);
+            Assert.Equal(0, (Mb(loaded, "assignedMb") - 2048) % 128);
+            Assert.Equal(Mb(loaded, "assignedMb") - 32, Mb(loaded.GetProperty("guest"), "totalMb"));
+            var hostBefore = await hv.JsonAsync("host", "show", "h1");
+
+            silo.Kill();
+            await silo.DisposeAsync();
+            silo = await SiloProcess.StartAsync(cluster);
+
+            Assert.Equal(loaded.ToString(), (await hv.JsonAsync("vm", "show", "vm1")).ToString());
+            Assert.Equal(hostBefore.ToString(), (await hv.JsonAsync("host", "show", "h1")).ToString());
+
+            await hv.OkAsync("vm", "demand", "vm1", "--mb", "1000");
+            await hv.OkAsync("balance", "h1");
+            var idle = await hv.JsonAsync("vm", "show", "vm1");
+            Assert.Equal(1638, Mb(idle, "assignedMb"));           // the guest's floor stops the balloon above the 1200 target
+            Assert.Equal(5984, Mb(idle.GetProperty("guest"), "totalMb"));
+            Assert.Equal(4378, Mb(idle.GetProperty("guest"), "buffCacheMb"));
+
+            await hv.OkAsync("vm", "demand", "vm1", "--mb", "3000");
+            await hv.OkAsync("balance", "h1");
+            var again = await hv.JsonAsync("vm", "show", "vm1");
+            Assert.Equal((3600, 5984, 2416), (Mb(again, "assignedMb"), Mb(again.GetProperty("guest"), "totalMb"), Mb(again, "balloonedMb")));
+        }
+        finally
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Balancing_resumes_after_a_SIGKILL_with_no_call_from_anyone()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var hv = new HvConsole(cluster);
+        // First life: the balancer's timer is effectively off, so the reported demand stays unapplied.
+        var silo = await SiloProcess.StartAsync(cluster, new Dictionary<string, string>
+        {
+            ["Hv__Balancer__BalancingPeriod"] = "01:00:00", ["Hv__Balancer__ReminderPeriod"] = "00:00:03",
+        });
+        try
+        {
+            await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
+            await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "2048", "--min-mb", "512", "--max-mb", "8192");
+            await hv.OkAsync("vm", "start", "vm1");
+            await hv.OkAsync("vm", "demand", "vm1", "--mb", "5000");
+            Assert.Equal(2048, Mb(await hv.JsonAsync("vm", "show", "vm1"), "assignedMb"));
+
+            silo.Kill();
+            await silo.DisposeAsync();
+            silo = await SiloProcess.StartAsync(cluster, new Dictionary<string, string>
+            {
+                ["Hv__Balancer__BalancingPeriod"] = "00:00:01", ["Hv__Balancer__ReminderPeriod"] = "00:00:03",
+            });
+            var clock = Stopwatch.StartNew();
+            // Only reads from here on: 'vm show' asks the VM grain, which never wakes the balancer.
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            JsonElement vm;
+            while (Mb(vm = await hv.JsonAsync("vm", "show", "vm1"), "assignedMb") != 6016)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"balancing did not resume within 60 s of the restart; VM: {vm}\n{silo.Output}");
+                await Task.Delay(250);
+            }
+            log.WriteLine($"demand applied {clock.ElapsedMilliseconds} ms after the restarted silo was up (reminder period 3 s)");
+        }
+        finally
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Hv_reports_bad_input_and_a_missing_cluster_plainly()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var hv = new HvConsole(cluster);
+        var unreachable = await hv.RunAsync("host", "show", "h1");
+        Assert.Equal(3, unreachable.ExitCode);
+        Assert.StartsWith("hv: No cluster reachable", unreachable.Stderr);
+
+        await using var silo = await SiloProcess.StartAsync(cluster);
+        await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
+        var bad = await hv.RunAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "2048", "--min-mb", "4096", "--max-mb", "8192");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Equal("hv: refused [minimum-le-startup]: MinimumMb must not exceed StartupMb; got MinimumMb 4096 > StartupMb 2048.\n", bad.Stderr);
+        var unknown = await hv.RunAsync("vm", "show", "vm1");
+        Assert.Equal((1, "hv: refused [vm-must-exist]: VM vm1 does not exist; create it with 'hv vm create'.\n"), (unknown.ExitCode, unknown.Stderr));
+        var absurd = await hv.RunAsync("vm", "demand", "vm1", "--mb", "99999999999");
+        Assert.Equal(2, absurd.ExitCode);
+        Assert.Empty((await hv.JsonAsync("host", "show", "h1")).GetProperty("vms").EnumerateArray());
+    }
+}

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+
+namespace HvOrleans.Tests.Infrastructure;
+
+/// <summary>A real silo process (src/Silo), on Azure storage in the given Azurite. Kill() is SIGKILL.</summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _output = [];
+
+    private SiloProcess(Process process) => _process = process;
+
+    public static async Task<SiloProcess> StartAsync(ClusterSettings cluster, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Repo.SiloDll, "--contentRoot", Path.GetDirectoryName(Repo.SiloDll)! },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (key, value) in cluster.Environment) start.Environment[key] = value;
+        start.Environment["Hv__SiloPort"] = $"{cluster.SiloPort}";
+        start.Environment["Hv__GatewayPort"] = $"{cluster.GatewayPort}";
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        var silo = new SiloProcess(Process.Start(start)!);
+        silo._process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
+        silo._process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data);
+        silo._process.BeginOutputReadLine();
+        silo._process.BeginErrorReadLine();
+        var waited = await Task.WhenAny(silo._started.Task, silo._process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
+        if (!silo._started.Task.IsCompleted)
+            throw new TimeoutException($"Silo did not report 'Application started' within 60 s (exited: {silo._process.HasExited}):\n{silo.Output}");
+        return silo;
+    }
+
+    public string Output { get { lock (_output) return string.Join('\n', _output.TakeLast(60)); } }
+
+    /// <summary>SIGKILL: no shutdown code runs, exactly as when a server dies.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited) Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.Add(line);
+        if (line.Contains("Application started", StringComparison.Ordinal)) _started.TrySetResult();
+    }
+}
+
+/// <summary>One cluster's identity and ports; a fresh ServiceId keeps test runs out of each other's state.</summary>
+public sealed class ClusterSettings(string connectionString)
+{
+    private readonly string _id = $"e2e-{Guid.NewGuid():N}"[..16];
+    public int SiloPort { get; } = Repo.FreePort();
+    public int GatewayPort { get; } = Repo.FreePort();
+
+    public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string>
+    {
+        ["Hv__Storage"] = "Azure",
+        ["Hv__ConnectionString"] = connectionString,
+        ["Hv__ClusterId"] = _id,
+        ["Hv__ServiceId"] = _id,
+    };
+}
