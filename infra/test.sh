@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: installs Azurite (npm ci) if missing, builds, and runs unit, grain (memory and
+# Azurite), and end-to-end tests (real silo processes, SIGKILL, hv). Tests start and stop their
+# own Azurite on free ports. Extra arguments go to 'dotnet test' (e.g. --filter FullyQualifiedName~Memory).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+hv_ensure_node_modules
+hv_build
+results="$(mktemp -d)"
+rc=0
+dotnet test "$HV_ROOT/tests/HvOrleans.Tests/HvOrleans.Tests.csproj" -c "$HV_CONFIGURATION" --no-build --nologo \
+  --results-directory "$results" --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" "$@" || rc=$?
+# One plain closing line for humans and CI: counts read from the test run's own report.
+if [ -f "$results/tests.trx" ]; then
+  counters="$(grep -o '<Counters [^>]*>' "$results/tests.trx" | head -1)"
+  passed="$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+  failed="$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+  printf '%s passed, %s failed\n' "${passed:-0}" "${failed:-0}"
+fi
+exit $rc
