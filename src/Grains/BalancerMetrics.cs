@@ -19,11 +19,9 @@ internal static class BalancerMetrics
         Resizes.Add(applied.Count);
         foreach (var r in applied)
         {
-            int hotAddMb = r.After.HighWaterMb - r.Before.HighWaterMb;
-            int balloonDeltaMb = r.After.BalloonedMb - r.Before.BalloonedMb;
-            if (hotAddMb > 0) HotAdded.Add(hotAddMb);
-            if (balloonDeltaMb > 0) Ballooned.Add(balloonDeltaMb);
-            if (balloonDeltaMb < 0) Unballooned.Add(-balloonDeltaMb);
+            if (r.HotAddedMb > 0) HotAdded.Add(r.HotAddedMb);
+            if (r.BalloonDeltaMb > 0) Ballooned.Add(r.BalloonDeltaMb);
+            if (r.BalloonDeltaMb < 0) Unballooned.Add(-r.BalloonDeltaMb);
         }
     }
 }

@@ -30,11 +30,14 @@ public sealed class HostBalancerGrain(
     {
         if (_vms.TryGetValue(snapshot.VmId, out var known) && known.Version >= snapshot.Version) return;
         _vms[snapshot.VmId] = snapshot;
-        if (_host is null || !_host.AssignedMbByVm.TryGetValue(snapshot.VmId, out var ledgerMb))
+        if (_host is null)
         {
             await RefreshAsync();
             return;
         }
+        // A VM new to this cache was just added to the host's ledger: re-read the host alone, not every VM.
+        if (!_host.AssignedMbByVm.ContainsKey(snapshot.VmId)) _host = await Host.GetInfo();
+        int ledgerMb = _host.AssignedMbByVm.GetValueOrDefault(snapshot.VmId);
         // A stopped VM's memory goes back to the host only now that the VM has persisted its stop.
         if (!snapshot.Memory.Running && ledgerMb > 0)
             _host = await Host.SetAssignments(new Dictionary<string, int> { [snapshot.VmId] = 0 });
@@ -42,19 +45,25 @@ public sealed class HostBalancerGrain(
 
     public async Task<VmInfo> StartVm(string vmId)
     {
-        await RefreshAsync();
+        // The cache is kept current by notifications and replies, so a start costs no re-read of every
+        // VM — unless it would be refused: then re-read once, in case a lost message left it stale.
+        if (_host is null) await RefreshAsync();
         var vm = await Vm(vmId).GetSnapshot();
         Rule.Require(vm.HostId == HostId, "vm-on-host", $"VM {vmId} is on host {vm.HostId}, not {HostId}.");
         if (vm.Memory.Running) return VmInfo.Of(vm);
-        var host = _host!;
         int neededMb = vm.Config.StartupMb;
-        var others = Balancing().Where(v => v.VmId != vmId).ToList();
-        var room = BalancingPass.MakeRoom(host.AvailableMb, neededMb, others);
+        var room = PlanRoom(vmId, neededMb);
         if (room is null)
         {
-            long freeableMb = others.Where(v => v.IsBalanced).Sum(v => (long)v.Memory.AssignedMb - v.Memory.LowestReachableMb(v.Config));
+            await RefreshAsync();
+            room = PlanRoom(vmId, neededMb);
+        }
+        if (room is null)
+        {
+            var others = Balancing().Where(v => v.VmId != vmId && v.IsBalanced);
+            long freeableMb = others.Sum(v => (long)v.Memory.AssignedMb - v.Memory.LowestReachableMb(v.Config));
             throw new HvRuleException("host-capacity",
-                $"Cannot start VM {vmId}: it needs StartupMb {neededMb}; host {HostId} has {host.AvailableMb} MB free " +
+                $"Cannot start VM {vmId}: it needs StartupMb {neededMb}; host {HostId} has {_host!.AvailableMb} MB free " +
                 $"and ballooning its other VMs to their floors would free only {freeableMb} MB more.");
         }
         await ApplyAsync(room);
@@ -148,9 +157,8 @@ public sealed class HostBalancerGrain(
         _vms.Clear();
         foreach (var s in snapshots.OfType<VmSnapshot>()) _vms[s.VmId] = s;
         // After a crash the ledger can hold a reservation whose VM never grew or booted; never less.
-        var drift = host.AssignedMbByVm
-            .Where(e => e.Value != (_vms.TryGetValue(e.Key, out var s) ? s.Memory.AssignedMb : 0))
-            .ToDictionary(e => e.Key, e => _vms.TryGetValue(e.Key, out var s) ? s.Memory.AssignedMb : 0);
+        int ActualMb(string vmId) => _vms.TryGetValue(vmId, out var s) ? s.Memory.AssignedMb : 0;
+        var drift = host.AssignedMbByVm.Where(e => e.Value != ActualMb(e.Key)).ToDictionary(e => e.Key, e => ActualMb(e.Key));
         _host = drift.Count == 0 ? host : await Host.SetAssignments(drift);
         if (drift.Count > 0) logger.LogInformation("Host {HostId} ledger healed for {Count} VMs", HostId, drift.Count);
     }
@@ -166,6 +174,9 @@ public sealed class HostBalancerGrain(
             return null; // its create did not finish: it holds nothing
         }
     }
+
+    private IReadOnlyList<VmResize>? PlanRoom(string vmId, int neededMb) =>
+        BalancingPass.MakeRoom(_host!.AvailableMb, neededMb, Balancing().Where(v => v.VmId != vmId).ToList());
 
     private List<BalancingVm> Balancing() => _vms.Values.Select(s => s.ToBalancing()).ToList();
 }

@@ -63,6 +63,5 @@ public sealed class HostGrain(
     private void RequireExists() =>
         Rule.Require(state.State.Exists, "host-must-exist", $"Host {HostId} does not exist; add it with 'hv host add'.");
 
-    private HostInfo Info() => new(HostId, state.State.MemoryMb, state.State.ReserveMb, state.State.AssignedMb,
-        state.State.AssignedMbByVm);
+    private HostInfo Info() => new(HostId, state.State.MemoryMb, state.State.ReserveMb, state.State.AssignedMbByVm);
 }

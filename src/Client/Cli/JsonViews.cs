@@ -39,7 +39,7 @@ public static class JsonViews
 
     public static BalanceJson Of(BalancingReport r) => new(r.HostId, r.CapacityMb, r.AssignedMb,
         r.Resizes.Select(x => new ResizeJson(x.VmId, x.Before.AssignedMb, x.After.AssignedMb,
-            x.After.HighWaterMb - x.Before.HighWaterMb, x.After.BalloonedMb - x.Before.BalloonedMb)).ToList());
+            x.HotAddedMb, x.BalloonDeltaMb)).ToList());
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
 }

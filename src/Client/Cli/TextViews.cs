@@ -52,8 +52,7 @@ public static class TextViews
             : $"Host {r.HostId}: {r.Resizes.Count} VM(s) resized; assigned {r.AssignedMb} of {r.CapacityMb} MB\n");
         foreach (var x in r.Resizes)
         {
-            int hotAdd = x.After.HighWaterMb - x.Before.HighWaterMb;
-            int balloon = x.After.BalloonedMb - x.Before.BalloonedMb;
+            var (hotAdd, balloon) = (x.HotAddedMb, x.BalloonDeltaMb);
             var parts = new List<string>();
             if (balloon < 0) parts.Add($"unballooned {-balloon} MB");
             if (hotAdd > 0) parts.Add($"hot-added {hotAdd} MB");

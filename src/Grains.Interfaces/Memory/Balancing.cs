@@ -19,6 +19,9 @@ public sealed record class VmResize(
     [property: Id(2)] VmMemory After)
 {
     public int DeltaMb => After.AssignedMb - Before.AssignedMb;
+    public int HotAddedMb => After.HighWaterMb - Before.HighWaterMb;
+    /// <summary>Positive: ballooned; negative: unballooned.</summary>
+    public int BalloonDeltaMb => After.BalloonedMb - Before.BalloonedMb;
 }
 
 /// <summary>Decides how much memory each balanced VM of one host should have.</summary>
@@ -101,7 +104,8 @@ public sealed class HyperVPolicy : IBalancingPolicy
         var balanced = vms.Where(v => v.IsBalanced).ToArray();
         long fixedMb = vms.Where(v => v.Memory.Running && !v.IsBalanced).Sum(v => (long)v.Memory.AssignedMb);
         long availableMb = capacityMb - fixedMb;
-        var wants = balanced.Select(v => Math.Max(v.Memory.TargetMb(v.Config), v.Memory.LowestReachableMb(v.Config))).ToArray();
+        var bases = balanced.Select(v => v.Memory.LowestReachableMb(v.Config)).ToArray();
+        var wants = balanced.Select((v, i) => Math.Max(v.Memory.TargetMb(v.Config), bases[i])).ToArray();
         if (wants.Sum(w => (long)w) <= availableMb)
         {
             var settled = Enumerable.Range(0, balanced.Length).Select(i => Settle(balanced[i].Memory, wants[i])).ToArray();
@@ -109,7 +113,6 @@ public sealed class HyperVPolicy : IBalancingPolicy
             return Enumerable.Range(0, balanced.Length).ToDictionary(i => balanced[i].VmId, i => chosen[i]);
         }
 
-        var bases = balanced.Select(v => v.Memory.LowestReachableMb(v.Config)).ToArray();
         var weights = balanced.Select(v => v.Config.Weight).ToArray();
         long spareMb = Math.Max(0, availableMb - bases.Sum(b => (long)b));
         var demandNeeds = Enumerable.Range(0, balanced.Length)

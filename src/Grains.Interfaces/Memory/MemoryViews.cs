@@ -28,9 +28,8 @@ public sealed record class HostMemoryView(
     public static HostMemoryView Of(VmConfig config, VmMemory memory)
     {
         int pressure = memory.AssignedMb == 0 ? 0 : (int)Math.Round(100.0 * memory.DemandMb / memory.AssignedMb);
-        long demandWithBufferMb = ((long)memory.DemandMb * (100 + config.BufferPercent) + 99) / 100;
         var status = !memory.Running ? MemoryStatus.Off
-            : memory.AssignedMb >= demandWithBufferMb ? MemoryStatus.OK
+            : memory.AssignedMb >= memory.DemandWithBufferMb(config) ? MemoryStatus.OK
             : memory.AssignedMb >= memory.DemandMb ? MemoryStatus.Low
             : MemoryStatus.Warning;
         return new(config.StartupMb, config.MinimumMb, config.MaximumMb, memory.AssignedMb,

@@ -34,12 +34,12 @@ public sealed record class VmMemory(
         return this with { DemandMb = demandMb, DemandReported = true };
     }
 
+    /// <summary>Demand × (1 + buffer), rounded up to a whole MB: what covers demand plus buffer.</summary>
+    public long DemandWithBufferMb(VmConfig config) => CeilingDiv((long)DemandMb * (100 + config.BufferPercent), 100);
+
     /// <summary>Demand × (1 + buffer), in whole pages, clamped to [Minimum, Maximum].</summary>
-    public int TargetMb(VmConfig config)
-    {
-        long wanted = CeilingDiv((long)DemandMb * (100 + config.BufferPercent), 100);
-        return (int)Math.Clamp(RoundUpToPage(wanted), config.MinimumMb, config.MaximumMb);
-    }
+    public int TargetMb(VmConfig config) =>
+        (int)Math.Clamp(RoundUpToPage(DemandWithBufferMb(config)), config.MinimumMb, config.MaximumMb);
 
     /// <summary>Demand in whole pages, clamped to [Minimum, Maximum]: what the guest needs not to page.</summary>
     public int DemandLevelMb(VmConfig config) =>

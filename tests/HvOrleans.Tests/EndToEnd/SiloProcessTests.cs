@@ -11,6 +11,12 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
 {
     private static int Mb(JsonElement e, string name) => e.GetProperty(name).GetInt32();
 
+    private static Dictionary<string, string> BalancerTimes(string period, string reminder) => new()
+    {
+        ["Hv__Balancer__BalancingPeriod"] = period,
+        ["Hv__Balancer__ReminderPeriod"] = reminder,
+    };
+
     [Fact]
     public async Task Three_step_example_through_hv_survives_a_silo_SIGKILL()
     {
@@ -63,10 +69,7 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
         var cluster = new ClusterSettings(azurite.ConnectionString);
         var hv = new HvConsole(cluster);
         // First life: the balancer's timer is effectively off, so the reported demand stays unapplied.
-        var silo = await SiloProcess.StartAsync(cluster, new Dictionary<string, string>
-        {
-            ["Hv__Balancer__BalancingPeriod"] = "01:00:00", ["Hv__Balancer__ReminderPeriod"] = "00:00:03",
-        });
+        var silo = await SiloProcess.StartAsync(cluster, BalancerTimes(period: "01:00:00", reminder: "00:00:03"));
         try
         {
             await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
@@ -77,19 +80,11 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
 
             silo.Kill();
             await silo.DisposeAsync();
-            silo = await SiloProcess.StartAsync(cluster, new Dictionary<string, string>
-            {
-                ["Hv__Balancer__BalancingPeriod"] = "00:00:01", ["Hv__Balancer__ReminderPeriod"] = "00:00:03",
-            });
+            silo = await SiloProcess.StartAsync(cluster, BalancerTimes(period: "00:00:01", reminder: "00:00:03"));
             var clock = Stopwatch.StartNew();
             // Only reads from here on: 'vm show' asks the VM grain, which never wakes the balancer.
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            JsonElement vm;
-            while (Mb(vm = await hv.JsonAsync("vm", "show", "vm1"), "assignedMb") != 6016)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"balancing did not resume within 60 s of the restart; VM: {vm}\n{silo.Output}");
-                await Task.Delay(250);
-            }
+            await Eventually.WaitForAsync(() => hv.JsonAsync("vm", "show", "vm1"), vm => Mb(vm, "assignedMb") == 6016,
+                "balancing to resume after the restart (assignedMb 6016)", seconds: 60);
             log.WriteLine($"demand applied {clock.ElapsedMilliseconds} ms after the restarted silo was up (reminder period 3 s)");
         }
         finally

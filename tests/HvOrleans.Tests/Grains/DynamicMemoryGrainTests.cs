@@ -67,7 +67,7 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
     {
         var (_, vm) = await RunningVmAsync();
         await Vm(vm).ReportDemand(5000);
-        var info = await WaitForAsync(() => Vm(vm).GetInfo(), i => i.HostView.AssignedMb == 6016, "the balancer's timer to hot-add to 6016 MB");
+        var info = await Eventually.WaitForAsync(() => Vm(vm).GetInfo(), i => i.HostView.AssignedMb == 6016, "the balancer's timer to hot-add to 6016 MB");
         Assert.Equal(5984, info.GuestView.TotalMb);
     }
 
@@ -138,7 +138,7 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
         await Vm(vm).ReportDemand(5000);
         await Balancer(host).BalanceNow();
         await Vm(vm).Stop();
-        await WaitForAsync(() => Host(host).GetInfo(), h => h.AssignedMb == 0, "the ledger to release the stopped VM's memory");
+        await Eventually.WaitForAsync(() => Host(host).GetInfo(), h => h.AssignedMb == 0, "the ledger to release the stopped VM's memory");
         var restarted = await Balancer(host).StartVm(vm);
         Assert.Equal((2048, 2016, 0), (restarted.HostView.AssignedMb, restarted.GuestView.TotalMb, restarted.Snapshot.Memory.HotAddedMb(restarted.Snapshot.Config)));
     }
@@ -171,18 +171,6 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
                 Assert.All(infos, i => Assert.InRange(i.HostView.AssignedMb, i.HostView.MinimumMb, i.HostView.MaximumMb));
             }
         }, iter: 6, threads: 1);
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            var value = await read();
-            if (done(value)) return value;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after 15 s waiting for {what}; last: {value}");
-            await Task.Delay(100);
-        }
     }
 }
 
