@@ -15,20 +15,13 @@ public sealed record class HostInfo(
     public long AvailableMb => CapacityMb - AssignedMb;
 }
 
-/// <summary>
-/// One VM's authoritative state as its grain holds it. <see cref="Version"/> grows with every
-/// persisted change, so a reader holding two snapshots keeps the newer.
-/// </summary>
+/// <summary>One VM's configuration and memory, as its host holds them.</summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.VmSnapshot")]
 public sealed record class VmSnapshot(
     [property: Id(0)] string VmId,
     [property: Id(1)] string HostId,
-    [property: Id(2)] long Version,
-    [property: Id(3)] VmConfig Config,
-    [property: Id(4)] VmMemory Memory)
-{
-    public BalancingVm ToBalancing() => new(VmId, Config, Memory);
-}
+    [property: Id(2)] VmConfig Config,
+    [property: Id(3)] VmMemory Memory);
 
 /// <summary>A VM with both views of its memory.</summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.VmInfo")]
@@ -62,7 +55,19 @@ public sealed record class BalancingReport(
     [property: Id(2)] long AssignedMb,
     [property: Id(3)] IReadOnlyList<VmResize> Resizes);
 
-/// <summary>A physical host: its memory, the reserve kept for itself, and the ledger of what its VMs hold.</summary>
+/// <summary>A VM to create and start on a host.</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.VmPlacement")]
+public sealed record class VmPlacement([property: Id(0)] string VmId, [property: Id(1)] VmConfig Config);
+
+/// <summary>A guest's report of its committed memory.</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.VmDemand")]
+public readonly record struct VmDemand([property: Id(0)] string VmId, [property: Id(1)] int DemandMb);
+
+/// <summary>
+/// A physical host and the authority on its VMs' memory: their configuration, lifecycle and
+/// Assigned/high-water/demand live in one record per host, so Σ Assigned ≤ memory − reserve is
+/// checked in one place and a balancing pass costs at most one write however many VMs it resizes.
+/// </summary>
 [Alias("HvOrleans.IHostGrain")]
 public interface IHostGrain : IGrainWithStringKey
 {
@@ -72,48 +77,62 @@ public interface IHostGrain : IGrainWithStringKey
     /// <summary>The host and its ledger. Throws <see cref="HvRuleException"/> (host-must-exist) for an unknown host.</summary>
     [Alias("GetInfo")] Task<HostInfo> GetInfo();
 
-    /// <summary>Adds a (stopped) VM to the ledger. Idempotent.</summary>
-    [Alias("AddVm")] Task<HostInfo> AddVm(string vmId);
+    /// <summary>Places a new, stopped VM on this host. Idempotent for the same configuration.</summary>
+    [Alias("CreateVm")] Task<VmInfo> CreateVm(string vmId, VmConfig config);
+
+    [Alias("GetVm")] Task<VmInfo> GetVm(string vmId);
+
+    /// <summary>Changes a VM's configuration within the rules (while running: Startup fixed, Maximum only up, Minimum only down).</summary>
+    [Alias("ConfigureVm")] Task<VmInfo> ConfigureVm(string vmId, VmConfigChange change);
 
     /// <summary>
-    /// Sets ledger entries (called by the host's balancer only). Refused, with nothing persisted,
-    /// if the result would assign more than memory − reserve.
+    /// Boots a VM at Startup, ballooning other VMs toward their floors if the host is short; refused,
+    /// changing nothing, if even that cannot make room.
     /// </summary>
-    [Alias("SetAssignments")] Task<HostInfo> SetAssignments(IReadOnlyDictionary<string, int> assignedMbByVm);
+    [Alias("StartVm")] Task<VmInfo> StartVm(string vmId);
+
+    /// <summary>Stops a VM; its memory returns to the host and its guest total resets.</summary>
+    [Alias("StopVm")] Task<VmInfo> StopVm(string vmId);
+
+    /// <summary>One guest's report, persisted at once (an operator's word counts).</summary>
+    [Alias("ReportDemand")] Task<VmInfo> ReportDemand(string vmId, int demandMb);
+
+    /// <summary>
+    /// Many guests' reports (the balloon drivers' once-a-second figures) in one message, then one
+    /// balancing pass with the named policy. Demand alone is not persisted; the pass writes once if
+    /// it resized anything.
+    /// </summary>
+    [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy);
+
+    /// <summary>Creates and starts many VMs in one write (the fleet simulator's set-up); refused whole if any would break a rule.</summary>
+    [Alias("Provision")] Task<HostInfo> Provision(IReadOnlyList<VmPlacement> vms);
+
+    /// <summary>One balancing pass with the named policy (see <see cref="BalancingPolicies"/>).</summary>
+    [Alias("Balance")] Task<BalancingReport> Balance(string policy);
 }
 
-/// <summary>A VM: the authority on its configuration, lifecycle and memory.</summary>
+/// <summary>A VM by its id: where it lives. Every memory operation goes to its host.</summary>
 [Alias("HvOrleans.IVmGrain")]
 public interface IVmGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the VM, stopped, on an existing host. Refused if the config breaks a rule or the VM exists.</summary>
+    /// <summary>Creates the VM, stopped, on an existing host. Refused if the config breaks a rule or the VM exists elsewhere.</summary>
     [Alias("Create")] Task<VmInfo> Create(string hostId, VmConfig config);
 
-    /// <summary>Changes the configuration within the rules (while running: Startup fixed, Maximum only up, Minimum only down).</summary>
     [Alias("Configure")] Task<VmInfo> Configure(VmConfigChange change);
 
     /// <summary>The guest's balloon driver reports its committed memory.</summary>
     [Alias("ReportDemand")] Task<VmInfo> ReportDemand(int demandMb);
 
-    /// <summary>Stops the VM; its memory goes back to the host and its guest total resets.</summary>
+    [Alias("Start")] Task<VmInfo> Start();
+
     [Alias("Stop")] Task<VmInfo> Stop();
 
     [Alias("GetInfo")] Task<VmInfo> GetInfo();
-
-    /// <summary>For the host's balancer: the VM's current state.</summary>
-    [Alias("GetSnapshot")] Task<VmSnapshot> GetSnapshot();
-
-    /// <summary>For the host's balancer, once it has reserved Startup on the ledger: boot the VM.</summary>
-    [Alias("Boot")] Task<VmSnapshot> Boot();
-
-    /// <summary>For the host's balancer: move Assigned toward the target, never above the ceiling it reserved.</summary>
-    [Alias("Resize")] Task<VmSnapshot> Resize(int targetMb, int ceilingMb);
 }
 
 /// <summary>
-/// Decides memory for one host's VMs (same key as the host). Kept alive by a reminder; a timer runs
-/// a pass every balancing period. Calls go one way — balancer to host and VMs — and VMs tell the
-/// balancer of changes by one-way messages, so no call cycle can deadlock.
+/// Keeps one host balanced (same key as the host): a reminder re-activates it after a silo failure,
+/// a grain timer asks the host for a Hyper-V pass every balancing period.
 /// </summary>
 [Alias("HvOrleans.IHostBalancerGrain")]
 public interface IHostBalancerGrain : IGrainWithStringKey
@@ -121,15 +140,6 @@ public interface IHostBalancerGrain : IGrainWithStringKey
     /// <summary>Activates the balancer and registers its reminder.</summary>
     [OneWay, Alias("Wake")] Task Wake();
 
-    /// <summary>A VM of this host changed (config, demand, lifecycle).</summary>
-    [OneWay, Alias("VmChanged")] Task VmChanged(VmSnapshot snapshot);
-
-    /// <summary>
-    /// Starts a VM: reserves Startup on the ledger, ballooning other VMs toward their floors if the
-    /// host is short, and refuses (changing nothing) if even that cannot make room.
-    /// </summary>
-    [Alias("StartVm")] Task<VmInfo> StartVm(string vmId);
-
-    /// <summary>Re-reads every VM of the host and runs one balancing pass now.</summary>
+    /// <summary>Runs one balancing pass now.</summary>
     [Alias("BalanceNow")] Task<BalancingReport> BalanceNow();
 }

@@ -8,6 +8,7 @@ public sealed class HostGrain(
     private const int LargestHostMb = 64 * 1_048_576;
 
     private string HostId => this.GetPrimaryKeyString();
+    private HostState Host => state.State;
 
     public async Task<HostInfo> Add(int memoryMb, int reserveMb)
     {
@@ -16,13 +17,13 @@ public sealed class HostGrain(
             $"Host memory must be a positive multiple of {VmConfig.PageMb} MB up to {LargestHostMb} MB; got {memoryMb}.");
         Rule.Require(reserveMb >= 0 && reserveMb < memoryMb && reserveMb % VmConfig.PageMb == 0, "host-reserve-size",
             $"Host reserve must be a multiple of {VmConfig.PageMb} MB from 0 to less than its memory ({memoryMb} MB); got {reserveMb}.");
-        if (state.State.Exists)
+        if (Host.Exists)
         {
-            Rule.Require(state.State.MemoryMb == memoryMb && state.State.ReserveMb == reserveMb, "host-exists",
-                $"Host {HostId} exists with {state.State.MemoryMb} MB memory and {state.State.ReserveMb} MB reserve; asked {memoryMb} and {reserveMb}.");
+            Rule.Require(Host.MemoryMb == memoryMb && Host.ReserveMb == reserveMb, "host-exists",
+                $"Host {HostId} exists with {Host.MemoryMb} MB memory and {Host.ReserveMb} MB reserve; asked {memoryMb} and {reserveMb}.");
             return Info();
         }
-        await state.SaveAsync(state.State with { MemoryMb = memoryMb, ReserveMb = reserveMb });
+        await state.SaveAsync(Host with { MemoryMb = memoryMb, ReserveMb = reserveMb });
         logger.LogInformation("Host {HostId} added: {MemoryMb} MB, {ReserveMb} MB reserved", HostId, memoryMb, reserveMb);
         await GrainFactory.GetGrain<IHostBalancerGrain>(HostId).Wake();
         return Info();
@@ -30,38 +31,131 @@ public sealed class HostGrain(
 
     public Task<HostInfo> GetInfo()
     {
-        RequireExists();
+        RequireHost();
         return Task.FromResult(Info());
     }
 
-    public async Task<HostInfo> AddVm(string vmId)
+    public async Task<VmInfo> CreateVm(string vmId, VmConfig config)
     {
-        RequireExists();
-        if (!state.State.AssignedMbByVm.ContainsKey(vmId))
-            await state.SaveAsync(state.State with { AssignedMbByVm = state.State.AssignedMbByVm.Add(vmId, 0) });
+        ResourceNames.Validate("vm", vmId);
+        config.Validate();
+        RequireHost();
+        if (Host.Vms.TryGetValue(vmId, out var existing))
+        {
+            Rule.Require(existing.Config == config, "vm-exists", $"VM {vmId} exists on host {HostId} with {existing.Config}.");
+            return VmInfo(vmId);
+        }
+        await state.SaveAsync(Host with { Vms = Host.Vms.Add(vmId, new HostedVm(config, VmMemory.Stopped)) });
+        logger.LogInformation("VM {VmId} created on host {HostId}: {Config}", vmId, HostId, config);
+        return VmInfo(vmId);
+    }
+
+    public async Task<HostInfo> Provision(IReadOnlyList<VmPlacement> vms)
+    {
+        RequireHost();
+        var next = Host;
+        foreach (var vm in vms)
+        {
+            ResourceNames.Validate("vm", vm.VmId);
+            Rule.Require(!next.Vms.ContainsKey(vm.VmId), "vm-exists", $"VM {vm.VmId} exists on host {HostId}.");
+            next = next with { Vms = next.Vms.Add(vm.VmId, new HostedVm(vm.Config.Validate(), VmMemory.Boot(vm.Config))) };
+        }
+        await SaveWithinCapacityAsync(next);
         return Info();
     }
 
-    public async Task<HostInfo> SetAssignments(IReadOnlyDictionary<string, int> assignedMbByVm)
+    public Task<VmInfo> GetVm(string vmId)
     {
-        RequireExists();
-        var ledger = state.State.AssignedMbByVm;
-        foreach (var (vmId, assignedMb) in assignedMbByVm)
+        RequireVm(vmId);
+        return Task.FromResult(VmInfo(vmId));
+    }
+
+    public async Task<VmInfo> ConfigureVm(string vmId, VmConfigChange change)
+    {
+        var vm = RequireVm(vmId);
+        var next = vm.Config.ValidateChangeTo(change.ApplyTo(vm.Config), vm.Memory.Running);
+        if (next == vm.Config) return VmInfo(vmId);
+        await state.SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { Config = next }) });
+        logger.LogInformation("VM {VmId} reconfigured: {Config}", vmId, next);
+        return VmInfo(vmId);
+    }
+
+    public async Task<VmInfo> StartVm(string vmId)
+    {
+        var vm = RequireVm(vmId);
+        if (vm.Memory.Running) return VmInfo(vmId);
+        int neededMb = vm.Config.StartupMb;
+        var others = Host.Balancing().Where(v => v.VmId != vmId).ToList();
+        long freeMb = Host.CapacityMb - Host.AssignedMb;
+        var room = BalancingPass.MakeRoom(freeMb, neededMb, others);
+        if (room is null)
         {
-            Rule.Require(ledger.ContainsKey(vmId), "vm-on-host", $"VM {vmId} is not on host {HostId}.");
-            Rule.Require(assignedMb >= 0, "assigned-not-negative", $"VM {vmId} cannot be assigned {assignedMb} MB.");
-            ledger = ledger.SetItem(vmId, assignedMb);
+            long freeableMb = others.Where(v => v.IsBalanced).Sum(v => (long)v.Memory.AssignedMb - v.Memory.LowestReachableMb(v.Config));
+            throw new HvRuleException("host-capacity",
+                $"Cannot start VM {vmId}: it needs StartupMb {neededMb}; host {HostId} has {freeMb} MB free " +
+                $"and ballooning its other VMs to their floors would free only {freeableMb} MB more.");
         }
-        if (ledger == state.State.AssignedMbByVm) return Info();
-        var next = state.State with { AssignedMbByVm = ledger };
+        await SaveWithinCapacityAsync(Host.WithMemories(room).WithMemory(vmId, VmMemory.Boot(vm.Config)));
+        logger.LogInformation("VM {VmId} started on host {HostId} with {StartupMb} MB", vmId, HostId, neededMb);
+        return VmInfo(vmId);
+    }
+
+    public async Task<VmInfo> StopVm(string vmId)
+    {
+        var vm = RequireVm(vmId);
+        if (!vm.Memory.Running) return VmInfo(vmId);
+        await state.SaveAsync(Host.WithMemory(vmId, VmMemory.Stopped));
+        logger.LogInformation("VM {VmId} stopped", vmId);
+        return VmInfo(vmId);
+    }
+
+    public async Task<VmInfo> ReportDemand(string vmId, int demandMb)
+    {
+        var vm = RequireVm(vmId);
+        var next = vm.Memory.WithDemand(demandMb);
+        if (next != vm.Memory) await state.SaveAsync(Host.WithMemory(vmId, next));
+        return VmInfo(vmId);
+    }
+
+    public Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy)
+    {
+        var next = Host;
+        foreach (var d in demands) next = next.WithMemory(d.VmId, RequireVm(d.VmId).Memory.WithDemand(d.DemandMb));
+        // Reports are volatile (a guest sends one a second): held in memory, persisted with the next resize.
+        state.State = next;
+        return Balance(policy);
+    }
+
+    public async Task<BalancingReport> Balance(string policy)
+    {
+        RequireHost();
+        var resizes = BalancingPass.Run(BalancingPolicies.ByName(policy), Host.CapacityMb, Host.Balancing());
+        if (resizes.Count > 0) await SaveWithinCapacityAsync(Host.WithMemories(resizes));
+        BalancerMetrics.RecordPass(resizes);
+        return new BalancingReport(HostId, Host.CapacityMb, Host.AssignedMb, resizes);
+    }
+
+    /// <summary>Refuses, persisting nothing, any state that would assign more than memory − reserve.</summary>
+    private Task SaveWithinCapacityAsync(HostState next)
+    {
         Rule.Require(next.AssignedMb <= next.CapacityMb, "host-capacity",
             $"Host {HostId} would assign {next.AssignedMb} MB but has only {next.CapacityMb} MB (memory {next.MemoryMb} − reserve {next.ReserveMb}).");
-        await state.SaveAsync(next);
-        return Info();
+        return state.SaveAsync(next);
     }
 
-    private void RequireExists() =>
-        Rule.Require(state.State.Exists, "host-must-exist", $"Host {HostId} does not exist; add it with 'hv host add'.");
+    private void RequireHost() =>
+        Rule.Require(Host.Exists, "host-must-exist", $"Host {HostId} does not exist; add it with 'hv host add'.");
 
-    private HostInfo Info() => new(HostId, state.State.MemoryMb, state.State.ReserveMb, state.State.AssignedMbByVm);
+    private HostedVm RequireVm(string vmId)
+    {
+        RequireHost();
+        return Host.Vms.TryGetValue(vmId, out var vm) ? vm
+            : throw new HvRuleException("vm-must-exist", $"VM {vmId} does not exist on host {HostId}.");
+    }
+
+    private VmInfo VmInfo(string vmId) =>
+        HvOrleans.VmInfo.Of(new VmSnapshot(vmId, HostId, Host.Vms[vmId].Config, Host.Vms[vmId].Memory));
+
+    private HostInfo Info() => new(HostId, Host.MemoryMb, Host.ReserveMb,
+        Host.Vms.ToDictionary(e => e.Key, e => e.Value.Memory.AssignedMb));
 }

@@ -2,15 +2,26 @@ using System.Collections.Immutable;
 
 namespace HvOrleans.Grains;
 
+/// <summary>One VM as its host holds it.</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.HostedVm")]
+public sealed record class HostedVm([property: Id(0)] VmConfig Config, [property: Id(1)] VmMemory Memory);
+
 [GenerateSerializer, Alias("HvOrleans.HostState")]
 public sealed record class HostState(
     [property: Id(0)] int MemoryMb,
     [property: Id(1)] int ReserveMb,
-    [property: Id(2)] ImmutableDictionary<string, int> AssignedMbByVm)
+    [property: Id(2)] ImmutableDictionary<string, HostedVm> Vms)
 {
-    public HostState() : this(0, 0, ImmutableDictionary<string, int>.Empty) { }
+    public HostState() : this(0, 0, ImmutableDictionary<string, HostedVm>.Empty) { }
 
     public bool Exists => MemoryMb > 0;
     public int CapacityMb => MemoryMb - ReserveMb;
-    public long AssignedMb => AssignedMbByVm.Values.Sum(v => (long)v);
+    public long AssignedMb => Vms.Values.Sum(v => (long)v.Memory.AssignedMb);
+
+    public HostState WithMemory(string vmId, VmMemory memory) => this with { Vms = Vms.SetItem(vmId, Vms[vmId] with { Memory = memory }) };
+
+    public HostState WithMemories(IEnumerable<VmResize> resizes) =>
+        this with { Vms = Vms.SetItems(resizes.Select(r => KeyValuePair.Create(r.VmId, Vms[r.VmId] with { Memory = r.After }))) };
+
+    public List<BalancingVm> Balancing() => Vms.Select(e => new BalancingVm(e.Key, e.Value.Config, e.Value.Memory)).ToList();
 }

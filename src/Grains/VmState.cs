@@ -1,13 +1,10 @@
 namespace HvOrleans.Grains;
 
+/// <summary>Where a VM lives; its configuration and memory are its host's.</summary>
 [GenerateSerializer, Alias("HvOrleans.VmState")]
-public sealed record class VmState(
-    [property: Id(0)] string HostId,
-    [property: Id(1)] VmConfig? Config,
-    [property: Id(2)] VmMemory Memory,
-    [property: Id(3)] long Version)
+public sealed record class VmState([property: Id(0)] string HostId)
 {
-    public VmState() : this("", null, VmMemory.Stopped, 0) { }
+    public VmState() : this("") { }
 
-    public bool Exists => Config is not null;
+    public bool Exists => HostId.Length > 0;
 }

@@ -71,7 +71,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             new VmConfig(line.RequiredMb("startup-mb"), line.RequiredMb("min-mb"), line.RequiredMb("max-mb"),
                 line.OptionalInt("buffer-pct") ?? VmConfig.DefaultBufferPercent, line.OptionalInt("weight") ?? VmConfig.DefaultWeight), line.Json),
         ("vm", "set") => VmShowing(line.Word(2, "vm id"), line.Json, Configure(line)),
-        ("vm", "start") => VmStart(line.Word(2, "vm id"), line.Json),
+        ("vm", "start") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Start()),
         ("vm", "stop") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Stop()),
         ("vm", "demand") => VmShowing(line.Word(2, "vm id"), line.Json, Demand(line.RequiredMb("mb"))),
         ("vm", "show") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.GetInfo()),
@@ -99,12 +99,6 @@ public sealed class HvCli(TextWriter output, TextWriter error)
 
     private Func<IGrainFactory, Task> VmCreate(string vmId, string hostId, VmConfig config, bool json) => async grains =>
         Print(await grains.GetGrain<IVmGrain>(vmId).Create(hostId, config), json);
-
-    private Func<IGrainFactory, Task> VmStart(string vmId, bool json) => async grains =>
-    {
-        var vm = await grains.GetGrain<IVmGrain>(vmId).GetInfo();
-        Print(await grains.GetGrain<IHostBalancerGrain>(vm.Snapshot.HostId).StartVm(vmId), json);
-    };
 
     private Func<IGrainFactory, Task> VmShowing(string vmId, bool json, Func<IVmGrain, Task<VmInfo>> call) => async grains =>
         Print(await call(grains.GetGrain<IVmGrain>(vmId)), json);

@@ -20,7 +20,7 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
         string host = Id("host"), vm = Id("vm");
         await Host(host).Add(hostMb, 1024);
         await Vm(vm).Create(host, config ?? new VmConfig(2048, 512, 8192));
-        await Balancer(host).StartVm(vm);
+        await Vm(vm).Start();
         return (host, vm);
     }
 
@@ -111,7 +111,7 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
         string second = Id("second");
         await Vm(second).Create(host, new VmConfig(2048, 512, 4096));
         var ledger = (await Host(host).GetInfo()).AssignedMbByVm;
-        var e = await Assert.ThrowsAsync<HvRuleException>(() => Balancer(host).StartVm(second));
+        var e = await Assert.ThrowsAsync<HvRuleException>(() => Vm(second).Start());
         Assert.Equal("host-capacity", e.Rule);
         Assert.False((await Vm(second).GetInfo()).Snapshot.Memory.Running);
         Assert.Equal(ledger, (await Host(host).GetInfo()).AssignedMbByVm);
@@ -124,7 +124,7 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
         await Vm(idle).ReportDemand(200);
         string second = Id("second");
         await Vm(second).Create(host, new VmConfig(2048, 512, 4096));
-        var started = await Balancer(host).StartVm(second);
+        var started = await Vm(second).Start();
         Assert.Equal(2048, started.HostView.AssignedMb);
         var ledger = await Host(host).GetInfo();
         Assert.True(ledger.AssignedMb <= ledger.CapacityMb);
@@ -139,7 +139,7 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
         await Balancer(host).BalanceNow();
         await Vm(vm).Stop();
         await Eventually.WaitForAsync(() => Host(host).GetInfo(), h => h.AssignedMb == 0, "the ledger to release the stopped VM's memory");
-        var restarted = await Balancer(host).StartVm(vm);
+        var restarted = await Vm(vm).Start();
         Assert.Equal((2048, 2016, 0), (restarted.HostView.AssignedMb, restarted.GuestView.TotalMb, restarted.Snapshot.Memory.HotAddedMb(restarted.Snapshot.Config)));
     }
 
@@ -158,7 +158,7 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
             for (int i = 0; i < 4; i++)
             {
                 await Vm(vms[i]).Create(host, new VmConfig(2048, 1024, 8192, 20, t.weights[i]));
-                await Balancer(host).StartVm(vms[i]);
+                await Vm(vms[i]).Start();
             }
             foreach (var step in t.demands)
             {
