@@ -24,12 +24,17 @@ public static class ClusterConnection
     private static TimeSpan ConnectTimeout =>
         TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("HV_CONNECT_TIMEOUT_SECONDS"), out var s) ? s : 10);
 
+    private static IConfiguration Configuration() => new ConfigurationBuilder()
+        .AddJsonFile(Path.Combine(HomeDirectory, "cluster.json"), optional: true)
+        .AddEnvironmentVariables()
+        .Build();
+
+    /// <summary>The Azure Storage connection string of the configured cluster, if any.</summary>
+    public static string? ConfiguredConnectionString() => Configuration()["Hv:ConnectionString"] is { Length: > 0 } cs ? cs : null;
+
     public static async Task<IHost> ConnectAsync(CancellationToken cancellationToken)
     {
-        var configuration = new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(HomeDirectory, "cluster.json"), optional: true)
-            .AddEnvironmentVariables()
-            .Build();
+        var configuration = Configuration();
         var hv = configuration.GetSection("Hv");
         string storage = hv["Storage"] ?? "Azure";
         string clusterId = hv["ClusterId"] ?? "hv-local";

@@ -55,9 +55,9 @@ public sealed record class BalancingReport(
     [property: Id(2)] long AssignedMb,
     [property: Id(3)] IReadOnlyList<VmResize> Resizes);
 
-/// <summary>A VM to create and start on a host.</summary>
+/// <summary>A VM to create and start on a host, with the demand its guest reports once booted.</summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.VmPlacement")]
-public sealed record class VmPlacement([property: Id(0)] string VmId, [property: Id(1)] VmConfig Config);
+public sealed record class VmPlacement([property: Id(0)] string VmId, [property: Id(1)] VmConfig Config, [property: Id(2)] int DemandMb);
 
 /// <summary>A guest's report of its committed memory.</summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.VmDemand")]
@@ -104,7 +104,10 @@ public interface IHostGrain : IGrainWithStringKey
     /// </summary>
     [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy);
 
-    /// <summary>Creates and starts many VMs in one write (the fleet simulator's set-up); refused whole if any would break a rule.</summary>
+    /// <summary>
+    /// Creates and boots many VMs, one after another, in one write (the fleet simulator's set-up):
+    /// each boot may balloon the VMs already running. Refused whole if any would break a rule.
+    /// </summary>
     [Alias("Provision")] Task<HostInfo> Provision(IReadOnlyList<VmPlacement> vms);
 
     /// <summary>One balancing pass with the named policy (see <see cref="BalancingPolicies"/>).</summary>

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace HvOrleans.Grains;
 
 public sealed class HostGrain(
@@ -53,14 +55,15 @@ public sealed class HostGrain(
     public async Task<HostInfo> Provision(IReadOnlyList<VmPlacement> vms)
     {
         RequireHost();
-        var next = Host;
         foreach (var vm in vms)
         {
             ResourceNames.Validate("vm", vm.VmId);
-            Rule.Require(!next.Vms.ContainsKey(vm.VmId), "vm-exists", $"VM {vm.VmId} exists on host {HostId}.");
-            next = next with { Vms = next.Vms.Add(vm.VmId, new HostedVm(vm.Config.Validate(), VmMemory.Boot(vm.Config))) };
+            vm.Config.Validate();
+            Rule.Require(!Host.Vms.ContainsKey(vm.VmId) && vms.Count(v => v.VmId == vm.VmId) == 1, "vm-exists",
+                $"VM {vm.VmId} exists on host {HostId} or is named twice.");
         }
-        await SaveWithinCapacityAsync(next);
+        var booted = BalancingPass.BootInTurn(Host.CapacityMb, Host.Balancing(), vms);
+        await SaveWithinCapacityAsync(Host with { Vms = booted.ToImmutableDictionary(v => v.VmId, v => new HostedVm(v.Config, v.Memory)) });
         return Info();
     }
 

@@ -16,6 +16,7 @@ internal static class PersistentStateExtensions
         try
         {
             await state.WriteStateAsync();
+            StorageMetrics.Writes.Add(1);
         }
         catch (InconsistentStateException)
         {

@@ -18,6 +18,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv vm demand <vm> --mb N
           hv vm show <vm> [--json]
           hv balance <host> [--json]
+        """ + SimCommand.Help + """
 
         Sizes are in MB. The cluster is found through $HV_HOME/cluster.json (default ~/.hvorleans),
         written by 'infra/cluster.sh up'; Hv__* environment variables override it.
@@ -32,6 +33,11 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             {
                 output.Write(Help);
                 return line.Words.Count == 0 && !line.Flag("help") ? Usage : Ok;
+            }
+            if (line.Words[0] == "sim")
+            {
+                await new SimCommand(output, error).RunAsync(line);
+                return Ok;
             }
             var command = Resolve(line);
             line.RejectUnknownOptions();

@@ -68,6 +68,31 @@ public static class BalancingPass
     }
 
     /// <summary>
+    /// Boots VMs one after another, as a host starts them: each start may balloon the VMs already
+    /// running (whose guests have reported) toward their floors. Each new guest reports its first
+    /// demand right after boot. Refused whole, naming the VM, if one cannot be made room for.
+    /// </summary>
+    public static List<BalancingVm> BootInTurn(int capacityMb, IReadOnlyList<BalancingVm> running, IReadOnlyList<VmPlacement> boots)
+    {
+        var vms = running.ToList();
+        long usedMb = vms.Where(v => v.Memory.Running).Sum(v => (long)v.Memory.AssignedMb);
+        foreach (var boot in boots)
+        {
+            var room = MakeRoom(capacityMb - usedMb, boot.Config.StartupMb, vms) ?? throw new HvRuleException("host-capacity",
+                $"Cannot boot VM {boot.VmId}: it needs StartupMb {boot.Config.StartupMb} and the host's {vms.Count} running VMs cannot be ballooned far enough.");
+            foreach (var r in room)
+            {
+                int i = vms.FindIndex(v => v.VmId == r.VmId);
+                vms[i] = vms[i] with { Memory = r.After };
+                usedMb += r.DeltaMb;
+            }
+            vms.Add(new BalancingVm(boot.VmId, boot.Config, VmMemory.Boot(boot.Config).WithDemand(boot.DemandMb)));
+            usedMb += boot.Config.StartupMb;
+        }
+        return vms;
+    }
+
+    /// <summary>
     /// Balloons balanced VMs, lowest weight first, toward their floors until
     /// <paramref name="neededMb"/> is free. Returns null, and so changes nothing, if they cannot free enough.
     /// </summary>
@@ -99,13 +124,17 @@ public sealed class HyperVPolicy : IBalancingPolicy
 
     public string Name => "hyperv";
 
-    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms)
+    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms) =>
+        Share(capacityMb, vms, v => v.Memory.TargetMb(v.Config));
+
+    /// <summary>Hyper-V's sharing of a host among VMs whose targets <paramref name="targetOf"/> gives.</summary>
+    internal static IReadOnlyDictionary<string, int> Share(int capacityMb, IReadOnlyList<BalancingVm> vms, Func<BalancingVm, int> targetOf)
     {
         var balanced = vms.Where(v => v.IsBalanced).ToArray();
         long fixedMb = vms.Where(v => v.Memory.Running && !v.IsBalanced).Sum(v => (long)v.Memory.AssignedMb);
         long availableMb = capacityMb - fixedMb;
         var bases = balanced.Select(v => v.Memory.LowestReachableMb(v.Config)).ToArray();
-        var wants = balanced.Select((v, i) => Math.Max(v.Memory.TargetMb(v.Config), bases[i])).ToArray();
+        var wants = balanced.Select((v, i) => Math.Max(targetOf(v), bases[i])).ToArray();
         if (wants.Sum(w => (long)w) <= availableMb)
         {
             var settled = Enumerable.Range(0, balanced.Length).Select(i => Settle(balanced[i].Memory, wants[i])).ToArray();

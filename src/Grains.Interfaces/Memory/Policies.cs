@@ -4,7 +4,7 @@ namespace HvOrleans.Memory;
 public static class BalancingPolicies
 {
     public static readonly IReadOnlyList<IBalancingPolicy> All =
-        [StaticPolicy.Instance, HyperVPolicy.Instance, SqueezedPolicy.Instance, MomPolicy.Instance, ProxmoxPolicy.Instance, HeadroomPolicy.Instance];
+        [StaticPolicy.Instance, HyperVPolicy.Instance, SqueezedPolicy.Instance, MomPolicy.Instance, ProxmoxPolicy.Instance, LeanPolicy.Instance];
 
     public static IBalancingPolicy ByName(string name) =>
         All.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
@@ -105,28 +105,23 @@ public sealed class ProxmoxPolicy : IBalancingPolicy
 }
 
 /// <summary>
-/// HvOrleans' own policy: Hyper-V's targets and shortage rules, and then the host's idle memory goes
-/// back to the guests — but only by unballooning, up to what each guest has already been given
-/// (its high-water mark). The high-water mark is a free record of how much the guest has needed
-/// before, so a guest whose load comes back finds its memory already there instead of paging until
-/// the next pass; and no hot-add is made that would only be ballooned back, so guest floors (which
-/// grow with guest RAM and can never be reclaimed) stay as small as Hyper-V's.
+/// HvOrleans' own policy, "lean": Hyper-V's targets and shortage rules, except that hot-add (growing
+/// past the guest's high-water mark) covers demand only, never the buffer — the buffer comes from
+/// unballooning alone. Hot-add cannot be undone until restart, and a Linux guest keeps a free floor
+/// that grows with its RAM and can never be ballooned away; every MB hot-added for buffer therefore
+/// locks floor memory for good, and on a short host that locked memory is somebody's unmet demand.
 /// </summary>
-public sealed class HeadroomPolicy : IBalancingPolicy
+public sealed class LeanPolicy : IBalancingPolicy
 {
-    public static readonly HeadroomPolicy Instance = new();
-    public string Name => "headroom";
+    public static readonly LeanPolicy Instance = new();
+    public string Name => "lean";
 
-    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms)
+    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms) =>
+        HyperVPolicy.Share(capacityMb, vms, LeanTarget);
+
+    private static int LeanTarget(BalancingVm v)
     {
-        var targets = HyperVPolicy.Instance.DesiredAssignedMb(capacityMb, vms);
-        var balanced = vms.Where(v => v.IsBalanced).ToList();
-        long usedMb = vms.Where(v => v.Memory.Running && !v.IsBalanced).Sum(v => (long)v.Memory.AssignedMb)
-            + balanced.Sum(v => (long)targets[v.VmId]);
-        long idleMb = capacityMb - usedMb;
-        if (idleMb <= 0) return targets;
-        var headroom = balanced.Select(v => Math.Max(0, v.Memory.HighWaterMb - targets[v.VmId])).ToArray();
-        var extra = WeightedShare.Distribute(idleMb, headroom, balanced.Select(v => Math.Max(1, v.Config.Weight)).ToArray());
-        return Enumerable.Range(0, balanced.Count).ToDictionary(i => balanced[i].VmId, i => targets[balanced[i].VmId] + extra[i]);
+        int targetMb = v.Memory.TargetMb(v.Config);
+        return targetMb <= v.Memory.HighWaterMb ? targetMb : Math.Max(v.Memory.HighWaterMb, v.Memory.DemandLevelMb(v.Config));
     }
 }
