@@ -98,11 +98,11 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("ReportDemand")] Task<VmInfo> ReportDemand(string vmId, int demandMb);
 
     /// <summary>
-    /// Many guests' reports (the balloon drivers' once-a-second figures) in one message, then one
-    /// balancing pass with the named policy. Demand alone is not persisted; the pass writes once if
-    /// it resized anything.
+    /// Many guests' reports (the balloon drivers' once-a-second figures) in one message, then up to
+    /// <paramref name="maxPasses"/> passes of the named policy until one changes nothing. Demand alone
+    /// is not persisted; the host writes once if the passes resized anything.
     /// </summary>
-    [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy);
+    [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy, int maxPasses);
 
     /// <summary>
     /// Creates and boots many VMs, one after another, in one write (the fleet simulator's set-up):

@@ -120,19 +120,25 @@ public sealed class HostGrain(
         return VmInfo(vmId);
     }
 
-    public Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy)
+    public Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy, int maxPasses)
     {
+        Rule.Require(maxPasses is >= 1 and <= 1000, "passes-1-to-1000", $"A tick runs 1..1000 passes; got {maxPasses}.");
         var next = Host;
         foreach (var d in demands) next = next.WithMemory(d.VmId, RequireVm(d.VmId).Memory.WithDemand(d.DemandMb));
         // Reports are volatile (a guest sends one a second): held in memory, persisted with the next resize.
         state.State = next;
-        return Balance(policy);
+        return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses);
     }
 
-    public async Task<BalancingReport> Balance(string policy)
+    public Task<BalancingReport> Balance(string policy)
     {
         RequireHost();
-        var resizes = BalancingPass.Run(BalancingPolicies.ByName(policy), Host.CapacityMb, Host.Balancing());
+        return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses: 1);
+    }
+
+    private async Task<BalancingReport> BalanceAsync(IBalancingPolicy policy, int maxPasses)
+    {
+        var resizes = BalancingPass.Converge(policy, Host.CapacityMb, Host.Balancing(), maxPasses);
         if (resizes.Count > 0) await SaveWithinCapacityAsync(Host.WithMemories(resizes));
         BalancerMetrics.RecordPass(resizes);
         return new BalancingReport(HostId, Host.CapacityMb, Host.AssignedMb, resizes);

@@ -21,15 +21,6 @@ public static class Passes
     /// are not judged on a single step.
     /// </summary>
     public const int MaxPerTick = 30;
-
-    /// <summary>Folds the resizes of several passes into one per VM: first Before, last After.</summary>
-    public static IReadOnlyList<VmResize> Merge(IEnumerable<VmResize> resizes)
-    {
-        var merged = new Dictionary<string, VmResize>(StringComparer.Ordinal);
-        foreach (var r in resizes)
-            merged[r.VmId] = merged.TryGetValue(r.VmId, out var first) ? first with { After = r.After } : r;
-        return merged.Values.Where(r => r.Before != r.After).ToList();
-    }
 }
 
 /// <summary>(a) The policy code alone, no Orleans and no storage: the ceiling. Hosts in parallel.</summary>
@@ -62,17 +53,11 @@ public sealed class PureEngine : ISimulationEngine
     {
         var vms = _vms[h];
         for (int j = 0; j < vms.Length; j++) vms[j] = vms[j] with { Memory = vms[j].Memory.WithDemand(demandsMb[j]) };
-        var all = new List<VmResize>();
-        for (int pass = 0; pass < Passes.MaxPerTick; pass++)
-        {
-            var resizes = BalancingPass.Run(_policy, _capacityMb[h], vms);
-            if (resizes.Count == 0) break;
-            all.AddRange(resizes);
-            var after = resizes.ToDictionary(r => r.VmId, r => r.After);
-            for (int j = 0; j < vms.Length; j++)
-                if (after.TryGetValue(vms[j].VmId, out var m)) vms[j] = vms[j] with { Memory = m };
-        }
-        return Passes.Merge(all);
+        var resizes = BalancingPass.Converge(_policy, _capacityMb[h], vms, Passes.MaxPerTick);
+        var after = resizes.ToDictionary(r => r.VmId, r => r.After);
+        for (int j = 0; j < vms.Length; j++)
+            if (after.TryGetValue(vms[j].VmId, out var m)) vms[j] = vms[j] with { Memory = m };
+        return resizes;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

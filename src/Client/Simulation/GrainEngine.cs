@@ -92,16 +92,9 @@ public sealed class GrainEngine : ISimulationEngine
         {
             var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
             var demands = demandsMb[h].Select((d, j) => new VmDemand(_vmIds[h][j], d)).ToList();
-            var report = await grain.ReportAndBalance(demands, _policy);
-            var all = new List<VmResize>(report.Resizes);
-            int calls = 1;
-            for (; calls < Passes.MaxPerTick && report.Resizes.Count > 0; calls++)
-            {
-                report = await grain.Balance(_policy);
-                all.AddRange(report.Resizes);
-            }
-            Interlocked.Add(ref _calls, calls);
-            results[h] = Passes.Merge(all);
+            var report = await grain.ReportAndBalance(demands, _policy, Passes.MaxPerTick);
+            Interlocked.Increment(ref _calls);
+            results[h] = report.Resizes;
         });
         return results;
     }

@@ -42,8 +42,33 @@ public interface IBalancingPolicy
 /// </summary>
 public static class BalancingPass
 {
+    /// <summary>
+    /// Passes until one changes nothing, at most <paramref name="maxPasses"/>: a step-limited policy
+    /// (MoM, Proxmox) needs several of its periods to follow a change. One resize per VM, first
+    /// Before to last After.
+    /// </summary>
+    public static IReadOnlyList<VmResize> Converge(IBalancingPolicy policy, int capacityMb, IReadOnlyList<BalancingVm> vms, int maxPasses)
+    {
+        var current = vms.ToDictionary(v => v.VmId, StringComparer.Ordinal);
+        var before = new Dictionary<string, VmMemory>(StringComparer.Ordinal);
+        for (int pass = 0; pass < maxPasses; pass++)
+        {
+            var resizes = Run(policy, capacityMb, current.Values.ToList());
+            if (resizes.Count == 0) break;
+            foreach (var r in resizes)
+            {
+                before.TryAdd(r.VmId, r.Before);
+                current[r.VmId] = current[r.VmId] with { Memory = r.After };
+            }
+        }
+        return before.Where(b => b.Value != current[b.Key].Memory)
+            .Select(b => new VmResize(b.Key, b.Value, current[b.Key].Memory)).ToList();
+    }
+
     public static IReadOnlyList<VmResize> Run(IBalancingPolicy policy, int capacityMb, IReadOnlyList<BalancingVm> vms)
     {
+        // Policies share leftovers by position: fix the order so a host's storage order cannot change a decision.
+        vms = vms.OrderBy(v => v.VmId, StringComparer.Ordinal).ToList();
         var desired = policy.DesiredAssignedMb(capacityMb, vms);
         long usedMb = vms.Where(v => v.Memory.Running).Sum(v => (long)v.Memory.AssignedMb);
         var resizes = new List<VmResize>();

@@ -1,0 +1,89 @@
+using HvOrleans.Client.Simulation;
+using HvOrleans.Tests.Infrastructure;
+
+namespace HvOrleans.Tests.Simulation;
+
+[Collection(AzuriteCollection.Name)]
+public sealed class SimulationTests(AzuriteFixture azurite)
+{
+    private static readonly string SharedTrace = Path.Combine(Repo.Root, "..", "shared", "data", "bitbrains-rnd");
+    private const int Day = 288;
+
+    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(SharedTrace);
+
+    private static Task<SimulationResult> RunAsync(Fleet fleet, Func<Task<ISimulationEngine>> engine, bool check = true) =>
+        SimulationRunner.RunAsync(fleet, Day, BalancingPolicies.All, engine, seed: 1, checkInvariants: check);
+
+    private static string Metrics(SimulationResult r) => string.Join('\n', SimulationReport.Json(r).Policies.Select(p =>
+        $"{p.Name} {p.UnmetDemandGbH} {p.LaggedUnmetDemandGbH} {p.PagingShare} {p.MeanAssignedMb} {p.MeanDemandMb} {p.HotAddMb} {p.BalloonMb} {p.UnballoonMb}"));
+
+    [Fact]
+    public async Task A_day_through_grains_keeps_every_invariant_and_matches_the_policy_code_alone()
+    {
+        var fleet = Fleet.Build(Trace(), hosts: 4, vmsPerHost: 8, hostMemoryMb: null, seed: 1);
+        // --check: every tick, every host within capacity, every VM within [Minimum, Maximum], no guest total shrinking.
+        var grains = await RunAsync(fleet, async () => await GrainEngine.StartAsync("memory", null));
+        var pure = await RunAsync(fleet, () => Task.FromResult<ISimulationEngine>(new PureEngine()));
+        // The metrics are computed from what the grains reported assigning; the same code alone must agree exactly.
+        Assert.Equal(Metrics(pure), Metrics(grains));
+        Assert.All(grains.Policies, p => Assert.Equal(fleet.VmCount * (long)Day, p.VmTicks));
+        Assert.Contains(grains.Policies, p => p.HotAddMb > 0);
+        Assert.All(grains.Policies, p => Assert.Equal(fleet.Hosts.Length * (long)Day, p.GrainCalls));
+    }
+
+    [Fact]
+    public async Task Through_grains_on_Azurite_writes_grow_with_changed_hosts_not_with_the_fleet()
+    {
+        var fleet = Fleet.Build(Trace(), hosts: 4, vmsPerHost: 8, hostMemoryMb: null, seed: 1);
+        var run = await SimulationRunner.RunAsync(fleet, 48, [StaticPolicy.Instance, HyperVPolicy.Instance],
+            async () => await GrainEngine.StartAsync("azure", azurite.ConnectionString), seed: 1, checkInvariants: true);
+        var (staticRun, hyperv) = (run.Policies[0], run.Policies[1]);
+        Assert.Equal(0, staticRun.StorageWrites);                 // nothing changes, nothing is written
+        Assert.InRange(hyperv.StorageWrites, 1, fleet.Hosts.Length * 48L);   // at most one write per host per tick
+        var pure = await SimulationRunner.RunAsync(fleet, 48, [HyperVPolicy.Instance], () => Task.FromResult<ISimulationEngine>(new PureEngine()), 1, false);
+        Assert.Equal(pure.Policies[0].UnmetMbTicks, hyperv.UnmetMbTicks);
+        Assert.Equal(pure.Policies[0].AssignedMbTicks, hyperv.AssignedMbTicks);
+    }
+
+    [Fact]
+    public async Task Same_seed_gives_the_same_report()
+    {
+        var trace = DemandTrace.Synthetic("bursty", 6, 200, seed: 7);
+        async Task<string> Once() => Metrics(await SimulationRunner.RunAsync(Fleet.Build(trace, 3, 6, null, 7), 200, BalancingPolicies.All,
+            () => Task.FromResult<ISimulationEngine>(new PureEngine()), 7, true));
+        Assert.Equal(await Once(), await Once());
+    }
+
+    [Fact]
+    public void Bitbrains_trace_is_read_in_seconds_with_zero_samples_carried_forward()
+    {
+        var dir = Directory.CreateTempSubdirectory("trace-").FullName;
+        File.WriteAllText(Path.Combine(dir, "1.csv"), """
+            Timestamp [ms];	CPU cores;	CPU capacity provisioned [MHZ];	CPU usage [MHZ];	CPU usage [%];	Memory capacity provisioned [KB];	Memory usage [KB];	x;	x;	x;	x
+            1000;	2;	1.0;	1.0;	1.0;	4194304.0;	1048576.0;	0;	0;	0;	0
+            1300;	2;	1.0;	1.0;	1.0;	4194304.0;	0.0;	0;	0;	0;	0
+            1600;	0;	0.0;	0.0;	0.0;	0.0;	0.0;	0;	0;	0;	0
+            1900;	2;	1.0;	1.0;	1.0;	8388608.0;	2097152.0;	0;	0;	0;	0
+            """);
+        var trace = DemandTrace.LoadBitbrains(dir);
+        Assert.Equal(4, trace.Ticks);                              // 900 s of samples at 300 s: seconds, not ms
+        Assert.Equal([1024, 1024, 1024, 2048], Enumerable.Range(0, 4).Select(t => trace.DemandMb(0, t)));
+        Assert.Equal(8192, trace.ProvisionedMb(0));                // the largest it was given
+    }
+
+    [Fact]
+    public void Shared_trace_loads_all_twenty_vms_for_a_month()
+    {
+        var trace = Trace();
+        Assert.Equal(20, trace.VmCount);
+        Assert.InRange(trace.Ticks, 8600, 8700);                   // 30 days of 300 s
+        Assert.All(Enumerable.Range(0, 20), vm => Assert.True(trace.DemandMb(vm, 100) > 0));
+    }
+
+    [Fact]
+    public void Config_rule_derives_startup_minimum_and_maximum_from_provisioned_memory()
+    {
+        Assert.Equal(new VmConfig(1024, 512, 8192), Fleet.ConfigFor(8192));
+        Assert.Equal(new VmConfig(512, 256, 2048), Fleet.ConfigFor(2048));
+    }
+}
