@@ -13,6 +13,7 @@ public sealed class PolicyResult(string name)
     public double AssignedMbTicks { get; set; }
     public double DemandMbTicks { get; set; }
     public long HotAddMb { get; set; }
+    public long ResizedVms { get; set; }
     public long BalloonMb { get; set; }
     public long UnballoonMb { get; set; }
     public double Seconds { get; set; }
@@ -90,6 +91,7 @@ public static class SimulationRunner
             long fleetAssigned = 0;
             for (int h = 0; h < hosts.Length; h++)
             {
+                result.ResizedVms += resized[h].Count;
                 foreach (var r in resized[h])
                 {
                     int j = index[h][r.VmId];
