@@ -63,7 +63,7 @@ public static class SimulationReport
     {
         var html = new StringBuilder("""
             <!doctype html><html><head><meta charset="utf-8"><title>HvOrleans fleet simulation</title>
-            <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1100px}table{border-collapse:collapse}
+            <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1100px}table{border-collapse:collapse;font-size:12px}
             td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}
             .legend span{margin-right:14px}</style></head><body>
             """);
