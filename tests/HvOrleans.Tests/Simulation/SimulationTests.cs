@@ -87,3 +87,25 @@ public sealed class SimulationTests(AzuriteFixture azurite)
         Assert.Equal(new VmConfig(512, 256, 2048), Fleet.ConfigFor(2048));
     }
 }
+
+public class SyntheticTraceTests
+{
+    [Theory]
+    [InlineData("steady")]
+    [InlineData("diurnal")]
+    [InlineData("bursty")]
+    [InlineData("leak")]
+    public void Synthetic_demand_is_seeded_and_within_the_vms_memory(string kind)
+    {
+        var a = DemandTrace.Synthetic(kind, vms: 5, ticks: 600, seed: 3);
+        var b = DemandTrace.Synthetic(kind, vms: 5, ticks: 600, seed: 3);
+        for (int vm = 0; vm < 5; vm++)
+        for (int t = 0; t < 600; t++)
+        {
+            Assert.Equal(a.DemandMb(vm, t), b.DemandMb(vm, t));
+            Assert.InRange(a.DemandMb(vm, t), 64, a.ProvisionedMb(vm));
+        }
+        var other = DemandTrace.Synthetic(kind, vms: 5, ticks: 600, seed: 4);
+        Assert.NotEqual(Enumerable.Range(0, 600).Select(t => a.DemandMb(0, t)), Enumerable.Range(0, 600).Select(t => other.DemandMb(0, t)));
+    }
+}
