@@ -6,10 +6,9 @@ namespace HvOrleans.Tests.Simulation;
 [Collection(AzuriteCollection.Name)]
 public sealed class SimulationTests(AzuriteFixture azurite)
 {
-    private static readonly string SharedTrace = Path.Combine(Repo.Root, "..", "shared", "data", "bitbrains-rnd");
     private const int Day = 288;
 
-    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(SharedTrace);
+    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(Repo.SharedTrace);
 
     private static Task<SimulationResult> RunAsync(Fleet fleet, Func<Task<ISimulationEngine>> engine, bool check = true) =>
         SimulationRunner.RunAsync(fleet, Day, BalancingPolicies.All, engine, seed: 1, checkInvariants: check);
