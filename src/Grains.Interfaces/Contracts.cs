@@ -1,3 +1,4 @@
+using HvOrleans.Backup;
 using HvOrleans.Memory;
 
 namespace HvOrleans;
@@ -131,6 +132,31 @@ public interface IVmGrain : IGrainWithStringKey
     [Alias("Stop")] Task<VmInfo> Stop();
 
     [Alias("GetInfo")] Task<VmInfo> GetInfo();
+
+    /// <summary>Whether the guest's VSS daemon runs: without it backups are crash-consistent.</summary>
+    [Alias("SetGuestAgent")] Task<DiskInfo> SetGuestAgent(bool running);
+
+    /// <summary>A guest write: buffered (dirty pages) until writeback, held while the file systems are frozen.</summary>
+    [Alias("WriteDisk")] Task<DiskInfo> WriteDisk(DiskWrite write);
+
+    /// <summary>The guest syncs: its buffer goes to the disk now.</summary>
+    [Alias("FlushDisk")] Task<DiskInfo> FlushDisk();
+
+    [Alias("GetDisk")] Task<DiskInfo> GetDisk();
+
+    /// <summary>SHA-256 of the disk as the guest would read it after a flush.</summary>
+    [Alias("DiskSha256")] Task<string> DiskSha256();
+
+    // The backup job's steps on this VM; each is idempotent for the same job.
+    [Alias("AcquireBackup")] Task<DiskInfo> AcquireBackup(string jobId);
+    [Alias("Freeze")] Task<Consistency> Freeze(string jobId);
+    [Alias("Checkpoint")] Task<CheckpointResult> Checkpoint(string jobId);
+    [Alias("Thaw")] Task<double?> Thaw(string jobId);
+    [Alias("MergeCheckpoint")] Task MergeCheckpoint(string jobId);
+    [Alias("ReleaseBackup")] Task ReleaseBackup(string jobId);
+
+    /// <summary>Creates this VM, stopped, as the restore of a backup (its disk already written by the restore).</summary>
+    [Alias("CreateRestored")] Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes);
 }
 
 /// <summary>

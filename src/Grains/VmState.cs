@@ -1,8 +1,10 @@
+using HvOrleans.Backup;
+
 namespace HvOrleans.Grains;
 
-/// <summary>Where a VM lives; its configuration and memory are its host's.</summary>
+/// <summary>Where a VM lives (its configuration and memory are its host's) and its disk.</summary>
 [GenerateSerializer, Alias("HvOrleans.VmState")]
-public sealed record class VmState([property: Id(0)] string HostId)
+public sealed record class VmState([property: Id(0)] string HostId, [property: Id(1)] GuestDisk? Disk = null)
 {
     public VmState() : this("") { }
 

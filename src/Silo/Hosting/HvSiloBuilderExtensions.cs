@@ -1,5 +1,9 @@
 using System.Net;
 using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using HvOrleans.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Providers;
 using Orleans.Serialization;
@@ -34,6 +38,12 @@ public static class HvSiloBuilderExtensions
         var hv = configuration.GetSection(HvSiloOptions.Section).Get<HvSiloOptions>() ?? new HvSiloOptions();
         var balancer = configuration.GetSection(BalancerOptions.Section);
         silo.Services.Configure<BalancerOptions>(balancer);
+        silo.Services.Configure<BackupOptions>(configuration.GetSection(BackupOptions.Section));
+        silo.Services.TryAddSingleton(TimeProvider.System);
+        // Disks and backups need blobs; without a connection string disk commands are refused plainly.
+        silo.Services.AddSingleton(sp => new DiskStore(
+            string.IsNullOrWhiteSpace(hv.ConnectionString) ? null : new BlobServiceClient(hv.ConnectionString),
+            sp.GetRequiredService<IOptions<ClusterOptions>>(), sp.GetRequiredService<IOptions<BackupOptions>>()));
         // The balancer's reminder only re-activates and heals; a period under Orleans' 1-minute
         // default is allowed so that tests and small clusters recover quickly.
         var reminderPeriod = (balancer.Get<BalancerOptions>() ?? new BalancerOptions()).ReminderPeriod;

@@ -26,7 +26,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
             ArgumentList =
             {
                 "--blobHost", "127.0.0.1", "--blobPort", $"{blob}", "--queueHost", "127.0.0.1", "--queuePort", $"{queue}",
-                "--tableHost", "127.0.0.1", "--tablePort", $"{table}", "--inMemoryPersistence", "--extentMemoryLimit", "256",
+                "--tableHost", "127.0.0.1", "--tablePort", $"{table}", "--inMemoryPersistence", "--extentMemoryLimit", "512",
                 "--skipApiVersionCheck", "--disableTelemetry", "--silent",
             },
             RedirectStandardOutput = true,

@@ -18,6 +18,10 @@ public abstract class ClusterFixture : IAsyncLifetime
         var settings = await SettingsAsync();
         settings["Hv:Balancer:BalancingPeriod"] = "00:00:00.500";
         settings["Hv:Balancer:ReminderPeriod"] = "00:00:05";
+        // Guest writes stay buffered until a test flushes them; a freeze thaws itself after 2 s.
+        settings["Hv:Backup:WritebackPeriod"] = "01:00:00";
+        settings["Hv:Backup:FreezeTimeout"] = "00:00:02";
+        settings["Hv:Backup:DiskSizeMb"] = "16";   // the test Azurite keeps every blob in 512 MB of memory
         var builder = new TestClusterBuilder(1);
         builder.Options.ServiceId = $"hv-test-{Guid.NewGuid():N}";
         builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(settings));
@@ -48,6 +52,8 @@ public sealed class MemoryClusterFixture : ClusterFixture
 public sealed class AzureClusterFixture : ClusterFixture
 {
     private readonly AzuriteFixture _azurite = new();
+
+    public string ConnectionString => _azurite.ConnectionString;
 
     protected override async Task<Dictionary<string, string?>> SettingsAsync()
     {

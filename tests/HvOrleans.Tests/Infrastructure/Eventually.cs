@@ -10,7 +10,8 @@ public static class Eventually
         {
             var value = await read();
             if (done(value)) return value;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {seconds} s waiting for {what}; last: {value}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"Timed out after {seconds} s waiting for {what}; last: {System.Text.Json.JsonSerializer.Serialize(value)}");
             await Task.Delay(100);
         }
     }

@@ -1,0 +1,42 @@
+namespace HvOrleans.Backup;
+
+[GenerateSerializer, Alias("HvOrleans.BackupStep")]
+public enum BackupStep { Pending, Freeze, Checkpoint, Thaw, Snapshot, Copy, Cleanup, Done, Failed }
+
+[GenerateSerializer, Alias("HvOrleans.Consistency")]
+public enum Consistency
+{
+    /// <summary>The guest agent flushed and froze the file systems: what the guest had written is in the backup.</summary>
+    FileSystem,
+    /// <summary>No guest agent (or its freeze ran out): the disk as a power cut would leave it.</summary>
+    Crash,
+}
+
+[GenerateSerializer, Alias("HvOrleans.JobState")]
+public enum JobState { Running, Completed, Failed }
+
+/// <summary>The order of a VM's backup steps. Every step is persisted before the next starts.</summary>
+public static class BackupSteps
+{
+    public static BackupStep Next(BackupStep step) => step switch
+    {
+        BackupStep.Pending => BackupStep.Freeze,
+        BackupStep.Freeze => BackupStep.Checkpoint,
+        BackupStep.Checkpoint => BackupStep.Thaw,
+        BackupStep.Thaw => BackupStep.Snapshot,
+        BackupStep.Snapshot => BackupStep.Copy,
+        BackupStep.Copy => BackupStep.Cleanup,
+        BackupStep.Cleanup => BackupStep.Done,
+        _ => step,
+    };
+
+    public static bool Finished(BackupStep step) => step is BackupStep.Done or BackupStep.Failed;
+
+    /// <summary>The unit of copying and of change tracking.</summary>
+    public const int BlockBytes = 4 * 1024 * 1024;
+
+    public static int BlockCount(long diskBytes) => (int)((diskBytes + BlockBytes - 1) / BlockBytes);
+
+    /// <summary>A block's id on backup media: the same for every attempt, so a re-staged block replaces itself.</summary>
+    public static string BlockId(int index) => Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes($"blk-{index:D8}"));
+}

@@ -1,0 +1,188 @@
+using HvOrleans.Backup;
+using HvOrleans.Grains.Storage;
+using Microsoft.Extensions.Options;
+
+namespace HvOrleans.Grains;
+
+/// <summary>
+/// Runs one backup job. The job's progress is persisted after every step (and every few copied
+/// blocks); a reminder brings an unfinished job back after a silo failure, and each step is
+/// idempotent, so a step re-run after a crash finds what its first run made.
+/// </summary>
+public sealed class BackupJobGrain(
+    [PersistentState("job", GrainStorage.Name)] IPersistentState<BackupJobState> state,
+    DiskStore disks,
+    IOptions<BackupOptions> options,
+    ILogger<BackupJobGrain> logger) : Grain, IBackupJobGrain, IRemindable
+{
+    private const string ReminderName = "resume";
+    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
+    private IGrainTimer? _timer;
+
+    private string JobId => this.GetPrimaryKeyString();
+    private IBackupCatalogGrain Catalog => GrainFactory.GetGrain<IBackupCatalogGrain>(0);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State is { Exists: true, State: JobState.Running }) StartWorking();
+        return Task.CompletedTask;
+    }
+
+    public async Task<BackupJobInfo> Start(IReadOnlyList<string> vmIds, bool incremental)
+    {
+        if (state.State.Exists)
+        {
+            Rule.Require(state.State.Vms.Select(v => v.VmId).SequenceEqual(vmIds), "backup-job-exists",
+                $"Backup job {JobId} exists for other VMs.");
+            return Info();   // a repeated start of the same job is the same job
+        }
+        ResourceNames.Validate("backup-job", JobId);
+        Rule.Require(vmIds.Count > 0, "backup-needs-vms", "A backup job names at least one VM; got none.");
+        Rule.Require(vmIds.Distinct().Count() == vmIds.Count, "backup-vms-distinct", $"A backup job names each VM once; got {string.Join(", ", vmIds)}.");
+        var progress = new List<BackupVmProgress>();
+        try
+        {
+            foreach (var vmId in vmIds)
+            {
+                var disk = await GrainFactory.GetGrain<IVmGrain>(vmId).AcquireBackup(JobId);
+                var parent = incremental ? await Catalog.Latest(vmId) : null;
+                progress.Add(new BackupVmProgress(vmId, BackupStep.Pending, Consistency.FileSystem, 0, 0, null,
+                    $"{JobId}-{vmId}", null, null, null, 0, [], parent?.BackupId, disk.SizeBytes));
+            }
+        }
+        catch
+        {
+            // Refused: let go of the VMs taken so far, so a refusal changes nothing.
+            foreach (var p in progress) await GrainFactory.GetGrain<IVmGrain>(p.VmId).ReleaseBackup(JobId);
+            throw;
+        }
+        await state.SaveAsync(new BackupJobState(incremental, JobState.Running, [.. progress]));
+        await this.RegisterOrUpdateReminder(ReminderName, ReminderPeriod, ReminderPeriod);
+        logger.LogInformation("Backup job {JobId} started for {Vms}", JobId, string.Join(", ", vmIds));
+        StartWorking();
+        return Info();
+    }
+
+    public Task<BackupJobInfo> GetInfo()
+    {
+        Rule.Require(state.State.Exists, "backup-job-must-exist", $"Backup job {JobId} does not exist.");
+        return Task.FromResult(Info());
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (state.State is { Exists: true, State: JobState.Running }) StartWorking();
+        else if (await this.GetReminder(ReminderName) is { } reminder) await this.UnregisterReminder(reminder);
+    }
+
+    private void StartWorking() =>
+        _timer ??= this.RegisterGrainTimer(WorkAsync, new GrainTimerCreationOptions(TimeSpan.Zero, TimeSpan.FromMilliseconds(250)) { KeepAlive = true });
+
+    /// <summary>Runs steps back to back (so freeze → checkpoint → thaw is short), persisting after each.</summary>
+    private async Task WorkAsync(CancellationToken cancellationToken)
+    {
+        while (state.State.State == JobState.Running && state.State.Vms.FindIndex(v => !BackupSteps.Finished(v.Step)) is var i and >= 0)
+        {
+            var vm = state.State.Vms[i];
+            BackupVmProgress next;
+            try
+            {
+                if (options.Value.StepDelay > TimeSpan.Zero) await Task.Delay(options.Value.StepDelay, cancellationToken);
+                next = await RunStepAsync(vm);
+            }
+            catch (HvRuleException e)
+            {
+                logger.LogWarning("Backup job {JobId}: VM {VmId} failed at {Step}: {Error}", JobId, vm.VmId, vm.Step, e.Message);
+                await AbandonAsync(vm);
+                next = vm with { Step = BackupStep.Failed, Error = $"{vm.Step}: {e.Message}" };
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Storage or a silo is briefly away: the same step runs again next tick; say why it waits.
+                logger.LogWarning(e, "Backup job {JobId}: VM {VmId} after {Step} will be retried", JobId, vm.VmId, vm.Step);
+                string why = $"retrying after {vm.Step}: {e.GetBaseException().Message}";
+                if (vm.Error != why) await SaveAsync(state.State with { Vms = state.State.Vms.SetItem(i, vm with { Error = why }) });
+                return;
+            }
+            if (next.Step != BackupStep.Failed) next = next with { Error = null };
+            await SaveAsync(state.State with { Vms = state.State.Vms.SetItem(i, next) });
+        }
+        if (state.State.State == JobState.Running && state.State.Vms.All(v => BackupSteps.Finished(v.Step)))
+        {
+            var done = state.State.Vms.All(v => v.Step == BackupStep.Done) ? JobState.Completed : JobState.Failed;
+            await SaveAsync(state.State with { State = done });
+            logger.LogInformation("Backup job {JobId} {State}", JobId, done);
+            if (await this.GetReminder(ReminderName) is { } reminder) await this.UnregisterReminder(reminder);
+            _timer?.Dispose();
+            _timer = null;
+            DeactivateOnIdle();
+        }
+    }
+
+    private async Task<BackupVmProgress> RunStepAsync(BackupVmProgress vm)
+    {
+        var grain = GrainFactory.GetGrain<IVmGrain>(vm.VmId);
+        var step = BackupSteps.Next(vm.Step);
+        switch (step)
+        {
+            case BackupStep.Freeze:
+                return vm with { Step = step, Consistency = await grain.Freeze(JobId) };
+            case BackupStep.Checkpoint:
+                var captured = await grain.Checkpoint(JobId);
+                bool full = vm.ParentBackupId is null;
+                var blocks = full ? Enumerable.Range(0, BackupSteps.BlockCount(captured.DiskBytes)).ToList() : captured.ChangedBlocks.ToList();
+                var consistency = vm.Consistency == Consistency.FileSystem && captured.FreezeHeld ? Consistency.FileSystem : Consistency.Crash;
+                return vm with { Step = step, Consistency = consistency, Blocks = blocks, DiskBytes = captured.DiskBytes,
+                    BytesTotal = blocks.Sum(b => BlockLength(b, captured.DiskBytes)) };
+            case BackupStep.Thaw:
+                return vm with { Step = step, FreezeWindowMs = await grain.Thaw(JobId) };
+            case BackupStep.Snapshot:
+                return vm with { Step = step, SnapshotId = await disks.SnapshotAsync(vm.VmId, JobId) };
+            case BackupStep.Copy:
+                return await CopyAsync(vm);
+            case BackupStep.Cleanup:
+                await grain.MergeCheckpoint(JobId);
+                await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId!);
+                await grain.ReleaseBackup(JobId);
+                return vm with { Step = step };
+            default:
+                return vm with { Step = BackupStep.Done };
+        }
+    }
+
+    /// <summary>A few blocks at a time, progress persisted between; the step completes only when all are committed and recorded.</summary>
+    private async Task<BackupVmProgress> CopyAsync(BackupVmProgress vm)
+    {
+        if (vm.NextBlock < vm.Blocks.Count)
+        {
+            var batch = vm.Blocks.Skip(vm.NextBlock).Take(options.Value.BlocksPerProgress * options.Value.CopyParallelism).ToList();
+            long bytes = await disks.StageAsync(vm.VmId, vm.SnapshotId!, vm.BackupId, vm.DiskBytes, batch);
+            return vm with { NextBlock = vm.NextBlock + batch.Count, BytesCopied = vm.BytesCopied + bytes };   // still Snapshot: more to copy
+        }
+        await disks.CommitAsync(vm.BackupId, vm.Blocks);
+        string sha256 = await disks.SnapshotSha256Async(vm.VmId, vm.SnapshotId!, vm.DiskBytes);
+        await Catalog.Add(new BackupRecord(vm.BackupId, vm.VmId, JobId, DateTime.UtcNow, vm.Consistency, vm.ParentBackupId,
+            vm.DiskBytes, vm.ParentBackupId is null ? null : vm.Blocks, vm.BytesTotal, sha256));
+        return vm with { Step = BackupStep.Copy, Sha256 = sha256 };
+    }
+
+    /// <summary>A failed VM is thawed, its checkpoint merged, its snapshot released and its lock let go.</summary>
+    private async Task AbandonAsync(BackupVmProgress vm)
+    {
+        try
+        {
+            if (vm.SnapshotId is not null) await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId);
+            await GrainFactory.GetGrain<IVmGrain>(vm.VmId).ReleaseBackup(JobId);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Backup job {JobId}: cleanup of failed VM {VmId} incomplete", JobId, vm.VmId);
+        }
+    }
+
+    private Task SaveAsync(BackupJobState next) => state.SaveAsync(next);
+
+    private static long BlockLength(int block, long diskBytes) => Math.Min(BackupSteps.BlockBytes, diskBytes - (long)block * BackupSteps.BlockBytes);
+
+    private BackupJobInfo Info() => new(JobId, state.State.State, state.State.Incremental, state.State.Vms, RuntimeIdentity);
+}

@@ -1,0 +1,193 @@
+using System.Security.Cryptography;
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using HvOrleans.Backup;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace HvOrleans.Grains.Storage;
+
+/// <summary>
+/// Virtual disks and backup media in Azure Blob storage (Azurite locally): a disk is a page blob,
+/// a backup point is a blob snapshot, backup media are block blobs written by staged blocks with
+/// ids fixed by block index (so a resumed copy re-stages over itself). Blob names start with the
+/// ServiceId, so clusters sharing an account never see each other's disks.
+/// </summary>
+public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions> cluster, IOptions<BackupOptions> options)
+{
+    private const string DiskContainer = "hv-disks", BackupContainer = "hv-backups", JobMetadata = "hvjob";
+    private readonly string _prefix = cluster.Value.ServiceId;
+    private volatile bool _containersReady;
+
+    private BlobServiceClient Blobs => blobs ?? throw new HvRuleException("disks-need-azure-storage",
+        "Virtual disks and backups live in Azure Blob storage: configure Hv:ConnectionString.");
+
+    public PageBlobClient Disk(string vmId) => Blobs.GetBlobContainerClient(DiskContainer).GetPageBlobClient($"{_prefix}/{vmId}.vhd");
+    public BlockBlobClient Backup(string backupId) => Blobs.GetBlobContainerClient(BackupContainer).GetBlockBlobClient($"{_prefix}/{backupId}");
+
+    private async Task EnsureContainersAsync()
+    {
+        if (_containersReady) return;
+        await Blobs.GetBlobContainerClient(DiskContainer).CreateIfNotExistsAsync();
+        await Blobs.GetBlobContainerClient(BackupContainer).CreateIfNotExistsAsync();
+        _containersReady = true;
+    }
+
+    public async Task CreateDiskAsync(string vmId, long sizeBytes)
+    {
+        await EnsureContainersAsync();
+        await Disk(vmId).CreateIfNotExistsAsync(sizeBytes);
+    }
+
+    /// <summary>Writes guest writes to the disk, in order.</summary>
+    public async Task ApplyAsync(string vmId, IReadOnlyList<DiskWrite> writes)
+    {
+        var disk = Disk(vmId);
+        foreach (var w in writes)
+        {
+            var bytes = new byte[w.LengthBytes];
+            w.Fill(bytes);
+            using var stream = new MemoryStream(bytes, writable: false);
+            await disk.UploadPagesAsync(stream, w.OffsetBytes);
+        }
+    }
+
+    /// <summary>SHA-256 of the disk's bytes with <paramref name="overlay"/> applied on top (what the guest reads after a flush).</summary>
+    public Task<string> DiskSha256Async(string vmId, long sizeBytes, IReadOnlyList<DiskWrite> overlay) =>
+        Sha256Async(sizeBytes, (start, range) => ReadAsync(Disk(vmId), start, range), overlay);
+
+    public async Task<string> SnapshotAsync(string vmId, string jobId)
+    {
+        // Idempotent: a re-run after a crash finds the snapshot its first run made.
+        await foreach (var item in Blobs.GetBlobContainerClient(DiskContainer).GetBlobsAsync(
+                           BlobTraits.Metadata, BlobStates.Snapshots, Disk(vmId).Name, CancellationToken.None))
+            if (item.Name == Disk(vmId).Name && item.Snapshot is not null && item.Metadata.TryGetValue(JobMetadata, out var job) && job == jobId)
+                return item.Snapshot;
+        var snapshot = await Disk(vmId).CreateSnapshotAsync(new Dictionary<string, string> { [JobMetadata] = jobId });
+        return snapshot.Value.Snapshot;
+    }
+
+    public async Task DeleteSnapshotAsync(string vmId, string snapshot)
+    {
+        try { await Disk(vmId).WithSnapshot(snapshot).DeleteIfExistsAsync(); }
+        catch (RequestFailedException e) when (e.Status == 404) { }
+    }
+
+    /// <summary>Snapshots of a VM's disk still present (cleanup leaves none).</summary>
+    public async Task<int> SnapshotCountAsync(string vmId)
+    {
+        int count = 0;
+        await foreach (var item in Blobs.GetBlobContainerClient(DiskContainer).GetBlobsAsync(BlobTraits.None, BlobStates.Snapshots, Disk(vmId).Name, CancellationToken.None))
+            if (item.Name == Disk(vmId).Name && item.Snapshot is not null) count++;
+        return count;
+    }
+
+    public Task<string> SnapshotSha256Async(string vmId, string snapshot, long sizeBytes) =>
+        Sha256Async(sizeBytes, (start, range) => ReadAsync(Disk(vmId).WithSnapshot(snapshot), start, range), []);
+
+    /// <summary>Reads blocks from the snapshot and stages them on the backup blob, several at once.</summary>
+    public async Task<long> StageAsync(string vmId, string snapshot, string backupId, long diskBytes, IReadOnlyList<int> blocks)
+    {
+        await EnsureContainersAsync();
+        var source = Disk(vmId).WithSnapshot(snapshot);
+        var target = Backup(backupId);
+        long staged = 0;
+        await Parallel.ForEachAsync(blocks, new ParallelOptions { MaxDegreeOfParallelism = options.Value.CopyParallelism }, async (block, ct) =>
+        {
+            long start = (long)block * BackupSteps.BlockBytes;
+            var bytes = new byte[BlockLength(block, diskBytes)];
+            await ReadAsync(source, start, bytes);
+            using var stream = new MemoryStream(bytes, writable: false);
+            await target.StageBlockAsync(BackupSteps.BlockId(block), stream, cancellationToken: ct);
+            Interlocked.Add(ref staged, bytes.Length);
+        });
+        return staged;
+    }
+
+    public async Task CommitAsync(string backupId, IReadOnlyList<int> blocks) =>
+        await Backup(backupId).CommitBlockListAsync(blocks.Select(BackupSteps.BlockId));
+
+    /// <summary>Staged but uncommitted blocks left on a backup blob (cleanup leaves none).</summary>
+    public async Task<int> UncommittedBlockCountAsync(string backupId)
+    {
+        try { return (await Backup(backupId).GetBlockListAsync(BlockListTypes.Uncommitted)).Value.UncommittedBlocks.Count(); }
+        catch (RequestFailedException e) when (e.Status == 404) { return 0; }
+    }
+
+    /// <summary>
+    /// The disk image a backup chain restores to, block by block: each block from the newest backup
+    /// in the chain (oldest first, a full one at its root) that holds it.
+    /// </summary>
+    public async Task ReadImageAsync(IReadOnlyList<BackupRecord> chain, Func<long, byte[], Task> sink)
+    {
+        long diskBytes = chain[^1].DiskBytes;
+        var source = new (BackupRecord Record, long Offset)[BackupSteps.BlockCount(diskBytes)];
+        foreach (var record in chain)
+        {
+            long offset = 0;
+            foreach (int block in record.Blocks ?? Enumerable.Range(0, BackupSteps.BlockCount(record.DiskBytes)).ToList())
+            {
+                source[block] = (record, offset);
+                offset += BlockLength(block, record.DiskBytes);
+            }
+        }
+        for (int block = 0; block < source.Length; block++)
+        {
+            var bytes = new byte[BlockLength(block, diskBytes)];
+            if (source[block].Record is { } r) await ReadAsync(Backup(r.BackupId), source[block].Offset, bytes);
+            await sink((long)block * BackupSteps.BlockBytes, bytes);
+        }
+    }
+
+    public async Task<string> ImageSha256Async(IReadOnlyList<BackupRecord> chain)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await ReadImageAsync(chain, (_, bytes) => { hash.AppendData(bytes); return Task.CompletedTask; });
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>Writes a backup chain's image onto a new VM's disk.</summary>
+    public async Task RestoreAsync(IReadOnlyList<BackupRecord> chain, string vmId)
+    {
+        await CreateDiskAsync(vmId, chain[^1].DiskBytes);
+        var disk = Disk(vmId);
+        await ReadImageAsync(chain, async (start, bytes) =>
+        {
+            if (bytes.AsSpan().IndexOfAnyExcept((byte)0) < 0) return; // a page blob reads zeros where nothing was written
+            using var stream = new MemoryStream(bytes, writable: false);
+            await disk.UploadPagesAsync(stream, start);
+        });
+    }
+
+    private static int BlockLength(int block, long diskBytes) =>
+        (int)Math.Min(BackupSteps.BlockBytes, diskBytes - (long)block * BackupSteps.BlockBytes);
+
+    private static async Task ReadAsync(BlobBaseClient blob, long start, Memory<byte> into)
+    {
+        var response = await blob.DownloadStreamingAsync(new BlobDownloadOptions { Range = new HttpRange(start, into.Length) });
+        await using var content = response.Value.Content;
+        int read = 0;
+        while (read < into.Length)
+        {
+            int n = await content.ReadAsync(into[read..]);
+            if (n == 0) throw new IOException($"{blob.Name}: expected {into.Length} bytes at {start}, got {read}.");
+            read += n;
+        }
+    }
+
+    private static async Task<string> Sha256Async(long sizeBytes, Func<long, Memory<byte>, Task> read, IReadOnlyList<DiskWrite> overlay)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[BackupSteps.BlockBytes];
+        for (long start = 0; start < sizeBytes; start += buffer.Length)
+        {
+            var range = buffer.AsMemory(0, (int)Math.Min(buffer.Length, sizeBytes - start));
+            await read(start, range);
+            foreach (var w in overlay) w.ApplyTo(range.Span, start);
+            hash.AppendData(range.Span);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+}

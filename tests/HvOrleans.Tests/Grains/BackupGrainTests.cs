@@ -1,0 +1,161 @@
+using System.Security.Cryptography;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using HvOrleans.Backup;
+using HvOrleans.Tests.Infrastructure;
+
+namespace HvOrleans.Tests.Grains;
+
+/// <summary>Live backup through real grains, with disks, snapshots and backup media in Azurite. Bytes are checked, not flags.</summary>
+public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixture<AzureClusterFixture>
+{
+    private const long DiskBytes = 16L * 1024 * 1024;
+    private readonly IGrainFactory _grains = fixture.Grains;
+    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+
+    private static readonly DiskWrite A = new(0, 64 * 1024, Seed: 1);
+    private static readonly DiskWrite B = new(9L * 1024 * 1024, 128 * 1024, Seed: 2);
+    private static readonly DiskWrite C = new(13L * 1024 * 1024 + 4096, 8192, Seed: 3);
+
+    private IVmGrain Vm(string id) => _grains.GetGrain<IVmGrain>(id);
+    private IBackupCatalogGrain Catalog => _grains.GetGrain<IBackupCatalogGrain>(0);
+
+    private async Task<string> VmAsync(string name)
+    {
+        string host = $"bh-{_run}", vm = $"{name}-{_run}";
+        await _grains.GetGrain<IHostGrain>(host).Add(65536, 1024);
+        await Vm(vm).Create(host, new VmConfig(2048, 512, 8192));
+        return vm;
+    }
+
+    /// <summary>SHA-256 of a 16 MB disk of zeros with these writes applied in order — computed here, independently.</summary>
+    private static string Expected(params DiskWrite[] writes)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var block = new byte[BackupSteps.BlockBytes];
+        for (long start = 0; start < DiskBytes; start += block.Length)
+        {
+            Array.Clear(block);
+            foreach (var w in writes) w.ApplyTo(block, start);
+            hash.AppendData(block);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private async Task<BackupJobInfo> StartAsync(bool incremental, params string[] vms) =>
+        await _grains.GetGrain<IBackupJobGrain>($"job-{Guid.NewGuid():N}"[..20]).Start(vms, incremental);
+
+    private async Task<BackupJobInfo> WaitAsync(BackupJobInfo job, Func<BackupJobInfo, bool>? until = null) =>
+        await Eventually.WaitForAsync(() => _grains.GetGrain<IBackupJobGrain>(job.JobId).GetInfo(),
+            until ?? (j => j.State != JobState.Running), $"backup job {job.JobId}", seconds: 60);
+
+    private async Task<int> SnapshotsLeftAsync()
+    {
+        int count = 0;
+        await foreach (var b in new BlobServiceClient(fixture.ConnectionString).GetBlobContainerClient("hv-disks")
+                           .GetBlobsAsync(BlobTraits.None, BlobStates.Snapshots, prefix: null, CancellationToken.None))
+            if (b.Snapshot is not null && b.Name.Contains(_run)) count++;
+        return count;
+    }
+
+    [Fact]
+    public async Task File_system_consistent_backup_holds_buffered_data_and_not_writes_after_the_thaw()
+    {
+        string vm = await VmAsync("fs");
+        await Vm(vm).WriteDisk(A);                                         // still only in the guest's buffer
+        var job = await StartAsync(false, vm);
+        await WaitAsync(job, j => j.Vms[0].Step >= BackupStep.Thaw);
+        await Vm(vm).WriteDisk(B);                                         // after the thaw: the live disk only
+        var done = (await WaitAsync(job)).Vms[0];
+
+        Assert.Equal((BackupStep.Done, Consistency.FileSystem), (done.Step, done.Consistency));
+        Assert.InRange(done.FreezeWindowMs!.Value, 0.001, 2000);
+        Assert.Equal(Expected(A), done.Sha256);
+        Assert.Equal(Expected(A, B), await Vm(vm).DiskSha256());
+        await Vm(vm).FlushDisk();
+        Assert.Equal(Expected(A, B), await Vm(vm).DiskSha256());
+        Assert.True((await Catalog.Verify(done.BackupId)).Ok);
+        string restored = $"fs-restored-{_run}";
+        await Catalog.Restore(done.BackupId, restored);
+        Assert.Equal(Expected(A), await Vm(restored).DiskSha256());
+        var disk = await Vm(vm).GetDisk();
+        Assert.Equal((false, false, (string?)null), (disk.Frozen, disk.Checkpointed, disk.BackupJob));
+        Assert.Equal(0, await SnapshotsLeftAsync());
+    }
+
+    [Fact]
+    public async Task Without_the_guest_agent_the_backup_is_crash_consistent_and_misses_buffered_data()
+    {
+        string vm = await VmAsync("crash");
+        await Vm(vm).SetGuestAgent(false);
+        await Vm(vm).WriteDisk(C);
+        var done = (await WaitAsync(await StartAsync(false, vm))).Vms[0];
+        Assert.Equal((BackupStep.Done, Consistency.Crash), (done.Step, done.Consistency));
+        Assert.Equal(Expected(), done.Sha256);                             // the buffered write is not in it
+        Assert.Equal(Expected(C), await Vm(vm).DiskSha256());              // but the guest still has it
+        Assert.Null(done.FreezeWindowMs);
+    }
+
+    [Fact]
+    public async Task Incremental_copies_only_changed_blocks_and_a_chain_restores_byte_identical()
+    {
+        string vm = await VmAsync("incr");
+        await Vm(vm).WriteDisk(A);
+        var full = (await WaitAsync(await StartAsync(true, vm))).Vms[0];   // no parent yet: a full backup
+        Assert.Null(full.ParentBackupId);
+        Assert.Equal(DiskBytes, full.BytesCopied);
+        await Vm(vm).WriteDisk(B);
+        await Vm(vm).FlushDisk();
+        var incremental = (await WaitAsync(await StartAsync(true, vm))).Vms[0];
+        Assert.Equal(full.BackupId, incremental.ParentBackupId);
+        Assert.Equal(BackupSteps.BlockBytes, incremental.BytesCopied);     // B touches one 4 MiB block
+        Assert.Equal(Expected(A, B), incremental.Sha256);
+
+        await Catalog.Restore(incremental.BackupId, $"incr-chain-{_run}");
+        await Catalog.Restore(full.BackupId, $"incr-full-{_run}");
+        Assert.Equal(await Vm(vm).DiskSha256(), await Vm($"incr-chain-{_run}").DiskSha256());
+        Assert.Equal(Expected(A), await Vm($"incr-full-{_run}").DiskSha256());
+    }
+
+    [Fact]
+    public async Task A_freeze_nobody_thaws_thaws_itself_and_releases_held_writes()
+    {
+        string vm = await VmAsync("timeout");
+        await Vm(vm).AcquireBackup("stuck-job");
+        await Vm(vm).Freeze("stuck-job");
+        await Vm(vm).WriteDisk(A);                                         // held: the file systems are frozen
+        var thawed = await Eventually.WaitForAsync(() => Vm(vm).GetDisk(), d => !d.Frozen, "the 2 s freeze timeout");
+        Assert.Equal(1, thawed.BufferedWrites);
+        Assert.Equal(Expected(A), await Vm(vm).DiskSha256());
+    }
+
+    [Fact]
+    public async Task Bad_requests_are_refused_and_change_nothing()
+    {
+        string vm = await VmAsync("bad"), busy = await VmAsync("busy");
+        Assert.Equal("backup-needs-vms", (await Assert.ThrowsAsync<HvRuleException>(() => StartAsync(false))).Rule);
+        Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => StartAsync(false, vm, $"nope-{_run}"))).Rule);
+        Assert.Null((await Vm(vm).GetDisk()).BackupJob);                   // the VM taken first was let go
+        await Vm(busy).AcquireBackup("another-job");
+        var e = await Assert.ThrowsAsync<HvRuleException>(() => StartAsync(false, vm, busy));
+        Assert.Equal("backup-running", e.Rule);
+        Assert.Null((await Vm(vm).GetDisk()).BackupJob);
+        Assert.Equal("backup-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Verify($"nothing-{_run}"))).Rule);
+
+        await Vm(vm).WriteDisk(A);
+        var done = (await WaitAsync(await StartAsync(false, vm))).Vms[0];
+        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, busy))).Rule);
+
+        // Corrupt one byte of the backup media: verification fails and restore refuses.
+        var blob = new BlobServiceClient(fixture.ConnectionString).GetBlobContainerClient("hv-backups")
+            .GetBlobs(BlobTraits.None, BlobStates.None, prefix: null, CancellationToken.None).Select(b => b.Name).Single(n => n.EndsWith(done.BackupId));
+        var client = new BlobServiceClient(fixture.ConnectionString).GetBlobContainerClient("hv-backups").GetBlobClient(blob);
+        var bytes = (await client.DownloadContentAsync()).Value.Content.ToArray();
+        bytes[12345] ^= 0xFF;
+        await client.UploadAsync(new BinaryData(bytes), overwrite: true);
+        var verify = await Catalog.Verify(done.BackupId);
+        Assert.False(verify.Ok);
+        Assert.Equal("backup-verify", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, $"never-{_run}"))).Rule);
+        Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Vm($"never-{_run}").GetInfo())).Rule);
+    }
+}
