@@ -1,2 +1,3 @@
 global using HvOrleans.Memory;
 global using Orleans;
+global using HvOrleans.Backup;

@@ -18,7 +18,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv vm demand <vm> --mb N
           hv vm show <vm> [--json]
           hv balance <host> [--json]
-        """ + SimCommand.Help + """
+        """ + BackupCommands.Help + SimCommand.Help + """
 
         Sizes are in MB. The cluster is found through $HV_HOME/cluster.json (default ~/.hvorleans),
         written by 'infra/cluster.sh up'; Hv__* environment variables override it.
@@ -39,7 +39,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
                 await new SimCommand(output, error).RunAsync(line);
                 return Ok;
             }
-            var command = Resolve(line);
+            var command = new BackupCommands(output).Resolve(line) ?? Resolve(line);
             line.RejectUnknownOptions();
             using var host = await ClusterConnection.ConnectAsync(cancellationToken);
             var grains = host.Services.GetRequiredService<IClusterClient>();
@@ -76,6 +76,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         ("vm", "create") => VmCreate(line.Word(2, "vm id"), RequiredText(line, "host"),
             new VmConfig(line.RequiredMb("startup-mb"), line.RequiredMb("min-mb"), line.RequiredMb("max-mb"),
                 line.OptionalInt("buffer-pct") ?? VmConfig.DefaultBufferPercent, line.OptionalInt("weight") ?? VmConfig.DefaultWeight), line.Json),
+        ("vm", "set") when line.Text("guest-agent") is { } agent => GuestAgent(line.Word(2, "vm id"), agent),
         ("vm", "set") => VmShowing(line.Word(2, "vm id"), line.Json, Configure(line)),
         ("vm", "start") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Start()),
         ("vm", "stop") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Stop()),
@@ -90,6 +91,16 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         var change = new VmConfigChange(line.OptionalInt("startup-mb"), line.OptionalInt("min-mb"), line.OptionalInt("max-mb"),
             line.OptionalInt("buffer-pct"), line.OptionalInt("weight"));
         return vm => vm.Configure(change);
+    }
+
+    private Func<IGrainFactory, Task> GuestAgent(string vmId, string agent)
+    {
+        bool running = agent switch { "on" => true, "off" => false, _ => throw new UsageException($"--guest-agent is on or off; got '{agent}'.") };
+        return async grains =>
+        {
+            var d = await grains.GetGrain<IVmGrain>(vmId).SetGuestAgent(running);
+            output.Write($"VM {vmId}: guest agent {(d.GuestAgent ? "on" : "off")}\n");
+        };
     }
 
     private static Func<IVmGrain, Task<VmInfo>> Demand(int demandMb) => vm => vm.ReportDemand(demandMb);

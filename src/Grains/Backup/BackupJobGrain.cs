@@ -16,7 +16,6 @@ public sealed class BackupJobGrain(
     ILogger<BackupJobGrain> logger) : Grain, IBackupJobGrain, IRemindable
 {
     private const string ReminderName = "resume";
-    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
     private IGrainTimer? _timer;
 
     private string JobId => this.GetPrimaryKeyString();
@@ -57,7 +56,7 @@ public sealed class BackupJobGrain(
             throw;
         }
         await state.SaveAsync(new BackupJobState(incremental, JobState.Running, [.. progress]));
-        await this.RegisterOrUpdateReminder(ReminderName, ReminderPeriod, ReminderPeriod);
+        await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
         logger.LogInformation("Backup job {JobId} started for {Vms}", JobId, string.Join(", ", vmIds));
         StartWorking();
         return Info();

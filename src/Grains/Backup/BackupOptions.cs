@@ -20,6 +20,9 @@ public sealed class BackupOptions
     /// <summary>Blocks copied between two persisted progress records.</summary>
     public int BlocksPerProgress { get; set; } = 4;
 
+    /// <summary>Period of the reminder that brings an unfinished job back after a silo failure.</summary>
+    public TimeSpan ResumePeriod { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>A pause before every step — for failure tests that must kill a silo in the middle of one. Zero in production.</summary>
     public TimeSpan StepDelay { get; set; } = TimeSpan.Zero;
 }

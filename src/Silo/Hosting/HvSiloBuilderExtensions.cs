@@ -44,9 +44,11 @@ public static class HvSiloBuilderExtensions
         silo.Services.AddSingleton(sp => new DiskStore(
             string.IsNullOrWhiteSpace(hv.ConnectionString) ? null : new BlobServiceClient(hv.ConnectionString),
             sp.GetRequiredService<IOptions<ClusterOptions>>(), sp.GetRequiredService<IOptions<BackupOptions>>()));
-        // The balancer's reminder only re-activates and heals; a period under Orleans' 1-minute
+        // The balancer's and backup jobs' reminders only bring grains back; a period under Orleans' 1-minute
         // default is allowed so that tests and small clusters recover quickly.
-        var reminderPeriod = (balancer.Get<BalancerOptions>() ?? new BalancerOptions()).ReminderPeriod;
+        var reminderPeriod = TimeSpan.FromTicks(Math.Min(
+            (balancer.Get<BalancerOptions>() ?? new BalancerOptions()).ReminderPeriod.Ticks,
+            (configuration.GetSection(BackupOptions.Section).Get<BackupOptions>() ?? new BackupOptions()).ResumePeriod.Ticks));
         silo.Configure<ReminderOptions>(o =>
             o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, reminderPeriod.Ticks)));
         if (hv.Storage == HvStorage.Memory)

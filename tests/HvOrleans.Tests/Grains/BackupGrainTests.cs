@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using HvOrleans.Backup;
@@ -28,19 +27,7 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         return vm;
     }
 
-    /// <summary>SHA-256 of a 16 MB disk of zeros with these writes applied in order — computed here, independently.</summary>
-    private static string Expected(params DiskWrite[] writes)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var block = new byte[BackupSteps.BlockBytes];
-        for (long start = 0; start < DiskBytes; start += block.Length)
-        {
-            Array.Clear(block);
-            foreach (var w in writes) w.ApplyTo(block, start);
-            hash.AppendData(block);
-        }
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
-    }
+    private static string Expected(params DiskWrite[] writes) => DiskImage.Sha256(DiskBytes, writes);
 
     private async Task<BackupJobInfo> StartAsync(bool incremental, params string[] vms) =>
         await _grains.GetGrain<IBackupJobGrain>($"job-{Guid.NewGuid():N}"[..20]).Start(vms, incremental);

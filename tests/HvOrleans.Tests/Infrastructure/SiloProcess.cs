@@ -9,9 +9,12 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _output = [];
 
-    private SiloProcess(Process process) => _process = process;
+    private SiloProcess(Process process, int siloPort) => (_process, SiloPort) = (process, siloPort);
 
-    public static async Task<SiloProcess> StartAsync(ClusterSettings cluster, IReadOnlyDictionary<string, string>? extra = null)
+    public int SiloPort { get; }
+
+    public static async Task<SiloProcess> StartAsync(ClusterSettings cluster, IReadOnlyDictionary<string, string>? extra = null,
+        int? siloPort = null, int? gatewayPort = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -20,10 +23,10 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
         };
         foreach (var (key, value) in cluster.Environment) start.Environment[key] = value;
-        start.Environment["Hv__SiloPort"] = $"{cluster.SiloPort}";
-        start.Environment["Hv__GatewayPort"] = $"{cluster.GatewayPort}";
+        start.Environment["Hv__SiloPort"] = $"{siloPort ?? cluster.SiloPort}";
+        start.Environment["Hv__GatewayPort"] = $"{gatewayPort ?? cluster.GatewayPort}";
         foreach (var (key, value) in extra ?? new Dictionary<string, string>()) start.Environment[key] = value;
-        var silo = new SiloProcess(Process.Start(start)!);
+        var silo = new SiloProcess(Process.Start(start)!, siloPort ?? cluster.SiloPort);
         silo._process.OutputDataReceived += (_, e) => silo.OnLine(e.Data);
         silo._process.ErrorDataReceived += (_, e) => silo.OnLine(e.Data);
         silo._process.BeginOutputReadLine();
@@ -62,6 +65,8 @@ public sealed class SiloProcess : IAsyncDisposable
 public sealed class ClusterSettings(string connectionString)
 {
     private readonly string _id = $"e2e-{Guid.NewGuid():N}"[..16];
+    public string Id => _id;
+    public string ConnectionString => connectionString;
     public int SiloPort { get; } = Repo.FreePort();
     public int GatewayPort { get; } = Repo.FreePort();
 
