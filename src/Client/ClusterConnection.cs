@@ -32,6 +32,8 @@ public static class ClusterConnection
     /// <summary>The Azure Storage connection string of the configured cluster, if any.</summary>
     public static string? ConfiguredConnectionString() => Configuration()["Hv:ConnectionString"] is { Length: > 0 } cs ? cs : null;
 
+    public static string ConfiguredServiceId() => Configuration()["Hv:ServiceId"] ?? "hvorleans";
+
     public static async Task<IHost> ConnectAsync(CancellationToken cancellationToken)
     {
         var configuration = Configuration();

@@ -14,6 +14,7 @@ public sealed class BackupCommands(TextWriter output)
           hv backup show <jobId> [--json] [--wait SECONDS]
           hv backup list [--vm V] [--json]
           hv backup verify <backupId> [--json] | hv backup restore <backupId> --to <newVm> [--json]
+          hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
         """;
 
     public Func<IGrainFactory, Task>? Resolve(CommandLine line) => (line.Words[0], line.Words.ElementAtOrDefault(1)) switch
@@ -26,9 +27,13 @@ public sealed class BackupCommands(TextWriter output)
         ("backup", "show") => Show(line.Word(2, "job id"), line.Json, line.OptionalInt("wait") ?? 0),
         ("backup", "list") => List(line.Text("vm"), line.Json),
         ("backup", "verify") => Verify(line.Word(2, "backup id"), line.Json),
+        ("backup", "bench") => Bench(line.OptionalInt("vms") ?? 20, line.OptionalInt("rounds") ?? 2, line.Json),
         ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."), line.Json),
         _ => null,
     };
+
+    private Func<IGrainFactory, Task> Bench(int vms, int rounds, bool json) => grains =>
+        new BackupBench(output, Console.Error).RunAsync(grains, vms, rounds, json);
 
     private static long LongOption(CommandLine line, string name) =>
         long.TryParse(line.Text(name) ?? throw new UsageException($"--{name} is required."), out long value)

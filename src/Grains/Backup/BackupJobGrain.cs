@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using HvOrleans.Backup;
 using HvOrleans.Grains.Storage;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,10 @@ public sealed class BackupJobGrain(
 {
     private const string ReminderName = "resume";
     private IGrainTimer? _timer;
+    // The running SHA-256 of a full backup's image, and how many blocks it has seen (memory only).
+    private IncrementalHash? _hash;
+    private string? _hashFor;
+    private int _hashedBlocks;
 
     private string JobId => this.GetPrimaryKeyString();
     private IBackupCatalogGrain Catalog => GrainFactory.GetGrain<IBackupCatalogGrain>(0);
@@ -149,19 +154,39 @@ public sealed class BackupJobGrain(
         }
     }
 
-    /// <summary>A few blocks at a time, progress persisted between; the step completes only when all are committed and recorded.</summary>
+    /// <summary>
+    /// A few blocks at a time, progress persisted between; the step completes only when all are
+    /// committed and recorded. A full backup reads the snapshot once: the image's SHA-256 is
+    /// computed from the blocks as they are copied (in memory — a copy resumed on another silo first
+    /// re-reads what was copied before). An incremental one reads the whole snapshot for it at the end.
+    /// </summary>
     private async Task<BackupVmProgress> CopyAsync(BackupVmProgress vm)
     {
+        bool full = vm.ParentBackupId is null;
+        if (full && (_hashFor != vm.BackupId || _hashedBlocks != vm.NextBlock))
+        {
+            _hash?.Dispose();
+            _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            await disks.HashPrefixAsync(vm.VmId, vm.SnapshotId!, vm.DiskBytes, vm.NextBlock, _hash);
+            (_hashFor, _hashedBlocks) = (vm.BackupId, vm.NextBlock);
+        }
         if (vm.NextBlock < vm.Blocks.Count)
         {
             var batch = vm.Blocks.Skip(vm.NextBlock).Take(options.Value.BlocksPerProgress * options.Value.CopyParallelism).ToList();
-            long bytes = await disks.StageAsync(vm.VmId, vm.SnapshotId!, vm.BackupId, vm.DiskBytes, batch);
-            return vm with { NextBlock = vm.NextBlock + batch.Count, BytesCopied = vm.BytesCopied + bytes };   // still Snapshot: more to copy
+            var copied = await disks.StageAsync(vm.VmId, vm.SnapshotId!, vm.BackupId, vm.DiskBytes, batch);
+            if (full)
+            {
+                foreach (var bytes in copied) _hash!.AppendData(bytes);
+                _hashedBlocks += copied.Length;
+            }
+            return vm with { NextBlock = vm.NextBlock + batch.Count, BytesCopied = vm.BytesCopied + copied.Sum(b => (long)b.Length) };
         }
         await disks.CommitAsync(vm.BackupId, vm.Blocks);
-        string sha256 = await disks.SnapshotSha256Async(vm.VmId, vm.SnapshotId!, vm.DiskBytes);
+        string sha256 = full ? Convert.ToHexStringLower(_hash!.GetHashAndReset())
+            : await disks.SnapshotSha256Async(vm.VmId, vm.SnapshotId!, vm.DiskBytes);
+        _hashFor = null;
         await Catalog.Add(new BackupRecord(vm.BackupId, vm.VmId, JobId, DateTime.UtcNow, vm.Consistency, vm.ParentBackupId,
-            vm.DiskBytes, vm.ParentBackupId is null ? null : vm.Blocks, vm.BytesTotal, sha256));
+            vm.DiskBytes, full ? null : vm.Blocks, vm.BytesTotal, sha256));
         return vm with { Step = BackupStep.Copy, Sha256 = sha256 };
     }
 

@@ -17,8 +17,8 @@ public sealed class BackupOptions
     /// <summary>Blocks read and staged at once by one copy.</summary>
     public int CopyParallelism { get; set; } = 4;
 
-    /// <summary>Blocks copied between two persisted progress records.</summary>
-    public int BlocksPerProgress { get; set; } = 4;
+    /// <summary>Rounds of <see cref="CopyParallelism"/> blocks copied between two persisted progress records.</summary>
+    public int BlocksPerProgress { get; set; } = 1;
 
     /// <summary>Period of the reminder that brings an unfinished job back after a silo failure.</summary>
     public TimeSpan ResumePeriod { get; set; } = TimeSpan.FromMinutes(1);

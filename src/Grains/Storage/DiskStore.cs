@@ -87,23 +87,35 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
     public Task<string> SnapshotSha256Async(string vmId, string snapshot, long sizeBytes) =>
         Sha256Async(sizeBytes, (start, range) => ReadAsync(Disk(vmId).WithSnapshot(snapshot), start, range), []);
 
-    /// <summary>Reads blocks from the snapshot and stages them on the backup blob, several at once.</summary>
-    public async Task<long> StageAsync(string vmId, string snapshot, string backupId, long diskBytes, IReadOnlyList<int> blocks)
+    /// <summary>Reads blocks from the snapshot and stages them on the backup blob, several at once; returns them in the order asked.</summary>
+    public async Task<byte[][]> StageAsync(string vmId, string snapshot, string backupId, long diskBytes, IReadOnlyList<int> blocks)
     {
         await EnsureContainersAsync();
         var source = Disk(vmId).WithSnapshot(snapshot);
         var target = Backup(backupId);
-        long staged = 0;
-        await Parallel.ForEachAsync(blocks, new ParallelOptions { MaxDegreeOfParallelism = options.Value.CopyParallelism }, async (block, ct) =>
+        var read = new byte[blocks.Count][];
+        await Parallel.ForEachAsync(Enumerable.Range(0, blocks.Count), new ParallelOptions { MaxDegreeOfParallelism = options.Value.CopyParallelism }, async (i, ct) =>
         {
-            long start = (long)block * BackupSteps.BlockBytes;
-            var bytes = new byte[BlockLength(block, diskBytes)];
+            long start = (long)blocks[i] * BackupSteps.BlockBytes;
+            var bytes = new byte[BlockLength(blocks[i], diskBytes)];
             await ReadAsync(source, start, bytes);
             using var stream = new MemoryStream(bytes, writable: false);
-            await target.StageBlockAsync(BackupSteps.BlockId(block), stream, cancellationToken: ct);
-            Interlocked.Add(ref staged, bytes.Length);
+            await target.StageBlockAsync(BackupSteps.BlockId(blocks[i]), stream, cancellationToken: ct);
+            read[i] = bytes;
         });
-        return staged;
+        return read;
+    }
+
+    /// <summary>Feeds the snapshot's first <paramref name="blocks"/> blocks to a hash (a resumed copy catching up).</summary>
+    public async Task HashPrefixAsync(string vmId, string snapshot, long diskBytes, int blocks, IncrementalHash hash)
+    {
+        var source = Disk(vmId).WithSnapshot(snapshot);
+        for (int block = 0; block < blocks; block++)
+        {
+            var bytes = new byte[BlockLength(block, diskBytes)];
+            await ReadAsync(source, (long)block * BackupSteps.BlockBytes, bytes);
+            hash.AppendData(bytes);
+        }
     }
 
     public async Task CommitAsync(string backupId, IReadOnlyList<int> blocks) =>
