@@ -53,14 +53,16 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         var job = await StartAsync(false, vm);
         await WaitAsync(job, j => j.Vms[0].Step >= BackupStep.Thaw);
         await Vm(vm).WriteDisk(B);                                         // after the thaw: the live disk only
+        await Vm(vm).FlushDisk();                                          // …flushed while the checkpoint is open
+        await Vm(vm).WriteDisk(C);                                         // the guest keeps writing during the copy
         var done = (await WaitAsync(job)).Vms[0];
 
         Assert.Equal((BackupStep.Done, Consistency.FileSystem), (done.Step, done.Consistency));
         Assert.InRange(done.FreezeWindowMs!.Value, 0.001, 2000);
         Assert.Equal(Expected(A), done.Sha256);
-        Assert.Equal(Expected(A, B), await Vm(vm).DiskSha256());
+        Assert.Equal(Expected(A, B, C), await Vm(vm).DiskSha256());     // no write lost
         await Vm(vm).FlushDisk();
-        Assert.Equal(Expected(A, B), await Vm(vm).DiskSha256());
+        Assert.Equal(Expected(A, B, C), await Vm(vm).DiskSha256());
         Assert.True((await Catalog.Verify(done.BackupId)).Ok);
         string restored = $"fs-restored-{_run}";
         await Catalog.Restore(done.BackupId, restored);
