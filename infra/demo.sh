@@ -30,4 +30,15 @@ hv balance demo-host
 hv vm show demo-vm
 step "The host's ledger"
 hv host show demo-host
+
+step "5. Live backup: the guest writes 1 MB (still in its buffer), the VM is backed up while it runs"
+run=$(date +%s)
+hv disk write demo-vm --offset 0 --length 1048576 --seed "$run"
+job=$(hv backup start demo-vm --json | grep -o '"jobId": "[^"]*"' | cut -d'"' -f4)
+hv backup show "$job" --wait 120
+step "6. Verify the backup and restore it into a new VM: the same bytes"
+backup="$job-demo-vm"
+hv backup verify "$backup"
+hv backup restore "$backup" --to "demo-restored-$run"
+hv disk checksum demo-vm
 printf '\nThe cluster is still running: try ./hv help, ./hv vm show demo-vm --json; stop it with infra/cluster.sh down\n'
