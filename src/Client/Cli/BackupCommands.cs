@@ -101,8 +101,7 @@ public sealed class BackupCommands(TextWriter output)
             : $"restored {backupId} into VM {newVmId} on host {vm.Snapshot.HostId} (stopped); disk sha256 {sha}\n");
     };
 
-    /// <summary>The step a VM is in: the one after the last completed.</summary>
-    private static BackupStep Current(BackupVmProgress v) => BackupSteps.Finished(v.Step) ? v.Step : BackupSteps.Next(v.Step);
+    private static BackupStep Current(BackupVmProgress v) => BackupSteps.InProgress(v.Step);
 
     private static object Json(BackupJobInfo job) => new
     {

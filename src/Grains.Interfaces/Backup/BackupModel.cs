@@ -37,6 +37,12 @@ public static class BackupSteps
 
     public static int BlockCount(long diskBytes) => (int)((diskBytes + BlockBytes - 1) / BlockBytes);
 
+    /// <summary>A block's length: the last block of a disk may be short.</summary>
+    public static int BlockLength(int block, long diskBytes) => (int)Math.Min(BlockBytes, diskBytes - (long)block * BlockBytes);
+
+    /// <summary>The step a VM is in, given the last one it completed.</summary>
+    public static BackupStep InProgress(BackupStep completed) => Finished(completed) ? completed : Next(completed);
+
     /// <summary>A block's id on backup media: the same for every attempt, so a re-staged block replaces itself.</summary>
     public static string BlockId(int index) => Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes($"blk-{index:D8}"));
 }

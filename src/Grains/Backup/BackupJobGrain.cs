@@ -137,7 +137,7 @@ public sealed class BackupJobGrain(
                 var blocks = full ? Enumerable.Range(0, BackupSteps.BlockCount(captured.DiskBytes)).ToList() : captured.ChangedBlocks.ToList();
                 var consistency = vm.Consistency == Consistency.FileSystem && captured.FreezeHeld ? Consistency.FileSystem : Consistency.Crash;
                 return vm with { Step = step, Consistency = consistency, Blocks = blocks, DiskBytes = captured.DiskBytes,
-                    BytesTotal = blocks.Sum(b => BlockLength(b, captured.DiskBytes)) };
+                    BytesTotal = blocks.Sum(b => (long)BackupSteps.BlockLength(b, captured.DiskBytes)) };
             case BackupStep.Thaw:
                 return vm with { Step = step, FreezeWindowMs = await grain.Thaw(JobId) };
             case BackupStep.Snapshot:
@@ -205,8 +205,6 @@ public sealed class BackupJobGrain(
     }
 
     private Task SaveAsync(BackupJobState next) => state.SaveAsync(next);
-
-    private static long BlockLength(int block, long diskBytes) => Math.Min(BackupSteps.BlockBytes, diskBytes - (long)block * BackupSteps.BlockBytes);
 
     private BackupJobInfo Info() => new(JobId, state.State.State, state.State.Incremental, state.State.Vms, RuntimeIdentity);
 }

@@ -97,7 +97,7 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
         await Parallel.ForEachAsync(Enumerable.Range(0, blocks.Count), new ParallelOptions { MaxDegreeOfParallelism = options.Value.CopyParallelism }, async (i, ct) =>
         {
             long start = (long)blocks[i] * BackupSteps.BlockBytes;
-            var bytes = new byte[BlockLength(blocks[i], diskBytes)];
+            var bytes = new byte[BackupSteps.BlockLength(blocks[i], diskBytes)];
             await ReadAsync(source, start, bytes);
             using var stream = new MemoryStream(bytes, writable: false);
             await target.StageBlockAsync(BackupSteps.BlockId(blocks[i]), stream, cancellationToken: ct);
@@ -112,7 +112,7 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
         var source = Disk(vmId).WithSnapshot(snapshot);
         for (int block = 0; block < blocks; block++)
         {
-            var bytes = new byte[BlockLength(block, diskBytes)];
+            var bytes = new byte[BackupSteps.BlockLength(block, diskBytes)];
             await ReadAsync(source, (long)block * BackupSteps.BlockBytes, bytes);
             hash.AppendData(bytes);
         }
@@ -142,12 +142,12 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
             foreach (int block in record.Blocks ?? Enumerable.Range(0, BackupSteps.BlockCount(record.DiskBytes)).ToList())
             {
                 source[block] = (record, offset);
-                offset += BlockLength(block, record.DiskBytes);
+                offset += BackupSteps.BlockLength(block, record.DiskBytes);
             }
         }
         for (int block = 0; block < source.Length; block++)
         {
-            var bytes = new byte[BlockLength(block, diskBytes)];
+            var bytes = new byte[BackupSteps.BlockLength(block, diskBytes)];
             if (source[block].Record is { } r) await ReadAsync(Backup(r.BackupId), source[block].Offset, bytes);
             await sink((long)block * BackupSteps.BlockBytes, bytes);
         }
@@ -172,9 +172,6 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
             await disk.UploadPagesAsync(stream, start);
         });
     }
-
-    private static int BlockLength(int block, long diskBytes) =>
-        (int)Math.Min(BackupSteps.BlockBytes, diskBytes - (long)block * BackupSteps.BlockBytes);
 
     private static async Task ReadAsync(BlobBaseClient blob, long start, Memory<byte> into)
     {

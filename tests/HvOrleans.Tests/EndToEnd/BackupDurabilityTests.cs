@@ -91,8 +91,7 @@ public sealed class BackupDurabilityTests(AzuriteFixture azurite, ITestOutputHel
         }
     }
 
-    /// <summary>The step a VM is in: the one after its last completed.</summary>
-    private static BackupStep Current(BackupVmProgress v) => BackupSteps.Finished(v.Step) ? v.Step : BackupSteps.Next(v.Step);
+    private static BackupStep Current(BackupVmProgress v) => BackupSteps.InProgress(v.Step);
 
     /// <summary>Polls the job; while a silo is dying a call may fail, and is simply made again.</summary>
     private static Task<BackupJobInfo> PollAsync(ClusterClient client, Func<BackupJobInfo, bool> done, string what, int seconds = 90) =>
