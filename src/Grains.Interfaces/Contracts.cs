@@ -172,3 +172,10 @@ public interface IHostBalancerGrain : IGrainWithStringKey
     /// <summary>Runs one balancing pass now.</summary>
     [Alias("BalanceNow")] Task<BalancingReport> BalanceNow();
 }
+
+/// <summary>A diagnostics grain that says which silo it lives on: for measuring failover.</summary>
+[Alias("HvOrleans.IProbeGrain")]
+public interface IProbeGrain : IGrainWithIntegerKey
+{
+    [Alias("Where")] Task<string> Where();
+}

@@ -27,10 +27,14 @@ public sealed class BackupCommands(TextWriter output)
         ("backup", "show") => Show(line.Word(2, "job id"), line.Json, line.OptionalInt("wait") ?? 0),
         ("backup", "list") => List(line.Text("vm"), line.Json),
         ("backup", "verify") => Verify(line.Word(2, "backup id"), line.Json),
+        ("cluster", "failover") => Failover(line.OptionalInt("kills") ?? 10, line.OptionalInt("seed") ?? 1, line.Json),
         ("backup", "bench") => Bench(line.OptionalInt("vms") ?? 20, line.OptionalInt("rounds") ?? 2, line.Json),
         ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."), line.Json),
         _ => null,
     };
+
+    private Func<IGrainFactory, Task> Failover(int kills, int seed, bool json) => grains =>
+        new FailoverProbe(output, Console.Error).RunAsync(grains, kills, seed, json);
 
     private Func<IGrainFactory, Task> Bench(int vms, int rounds, bool json) => grains =>
         new BackupBench(output, Console.Error).RunAsync(grains, vms, rounds, json);
