@@ -47,6 +47,8 @@ public static class ClusterConnection
         builder.UseOrleansClient(client =>
         {
             client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
+            // A restarted silo is a new gateway: learn of it in seconds, not the default minute.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
             if (storage.Equals("Memory", StringComparison.OrdinalIgnoreCase))
             {
                 client.UseLocalhostClustering(int.Parse(hv["GatewayPort"] ?? "30000"));

@@ -27,10 +27,18 @@ public sealed class BackupCommands(TextWriter output)
         ("backup", "show") => Show(line.Word(2, "job id"), line.Json, line.OptionalInt("wait") ?? 0),
         ("backup", "list") => List(line.Text("vm"), line.Json),
         ("backup", "verify") => Verify(line.Word(2, "backup id"), line.Json),
+        ("chaos", "run") => Chaos(double.TryParse(line.Text("minutes") ?? "2", System.Globalization.CultureInfo.InvariantCulture, out var m) ? m : throw new UsageException("--minutes is a number."),
+            line.OptionalInt("seed") ?? 1, line.Json),
         ("cluster", "failover") => Failover(line.OptionalInt("kills") ?? 10, line.OptionalInt("seed") ?? 1, line.Json),
         ("backup", "bench") => Bench(line.OptionalInt("vms") ?? 20, line.OptionalInt("rounds") ?? 2, line.Json),
         ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."), line.Json),
         _ => null,
+    };
+
+    private Func<IGrainFactory, Task> Chaos(double minutes, int seed, bool json) => async grains =>
+    {
+        if (!await new ChaosWorkload(output, Console.Error).RunAsync(grains, minutes, seed, json))
+            throw new HvRuleException("chaos-violations", "The chaos run found violations (listed above).");
     };
 
     private Func<IGrainFactory, Task> Failover(int kills, int seed, bool json) => grains =>

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace HvOrleans.Client.Cli;
+
+/// <summary>
+/// <c>hv chaos run --minutes M --seed S</c>: a bounded workload — hosts and VMs with changing demand,
+/// balancing, backup jobs — that keeps going while <c>infra/chaos.sh</c> kills silos and pauses
+/// Azurite, then checks what was persisted against what was acknowledged. Every operation is
+/// retried until it is acknowledged (they are all safe to repeat: the same demand, the same pass,
+/// the same --job id). Exit code 1 on any violation.
+/// </summary>
+public sealed class ChaosWorkload(TextWriter output, TextWriter error)
+{
+    private const int Hosts = 3, VmsPerHost = 4;
+    private static readonly TimeSpan CallBound = TimeSpan.FromSeconds(2);
+    private readonly List<double> _outagesMs = [];
+    private long _operations, _retries;
+
+    public async Task<bool> RunAsync(IGrainFactory grains, double minutes, int seed, bool json)
+    {
+        var random = new Random(seed);
+        string run = $"chaos{seed}-{Guid.NewGuid():N}"[..16];
+        var hosts = Enumerable.Range(0, Hosts).Select(h => $"{run}-h{h}").ToArray();
+        var vms = hosts.SelectMany(h => Enumerable.Range(0, VmsPerHost).Select(v => (Host: h, Vm: $"{h}-v{v}"))).ToArray();
+        foreach (var h in hosts) await Retry(() => grains.GetGrain<IHostGrain>(h).Add(16384, 1024));
+        foreach (var (h, v) in vms)
+        {
+            await Retry(() => grains.GetGrain<IVmGrain>(v).Create(h, new VmConfig(1024, 512, 8192)));
+            await Retry(() => grains.GetGrain<IVmGrain>(v).Start());
+            await Retry(() => grains.GetGrain<IVmGrain>(v).WriteDisk(new DiskWrite(0, 65536, seed)));
+        }
+        var acknowledged = new Dictionary<string, int>();
+        var highWater = vms.ToDictionary(x => x.Vm, _ => 0);
+        var shrank = new List<string>();
+        var jobs = new List<string>();
+        var deadline = DateTime.UtcNow.AddMinutes(minutes);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; DateTime.UtcNow < deadline; i++)
+        {
+            var (host, vm) = vms[random.Next(vms.Length)];
+            int demandMb = 200 + random.Next(5000);
+            var info = await Retry(() => grains.GetGrain<IVmGrain>(vm).ReportDemand(demandMb));
+            acknowledged[vm] = demandMb;
+            if (info.Snapshot.Memory.HighWaterMb < highWater[vm]) shrank.Add($"{vm}: {highWater[vm]} → {info.Snapshot.Memory.HighWaterMb} MB");
+            highWater[vm] = Math.Max(highWater[vm], info.Snapshot.Memory.HighWaterMb);
+            if (i % 10 == 0) await Retry(() => grains.GetGrain<IHostBalancerGrain>(host).BalanceNow());
+            if (i % 40 == 0)
+            {
+                string jobId = $"{run}-job{jobs.Count}";
+                var target = vms[random.Next(vms.Length)].Vm;
+                try
+                {
+                    await Retry(() => grains.GetGrain<IBackupJobGrain>(jobId).Start([target], false));
+                    jobs.Add(jobId);
+                }
+                catch (HvRuleException e) when (e.Rule == "backup-running") { }   // that VM's backup is still running: fine
+            }
+            if (clock.ElapsedMilliseconds > 5000) { error.WriteLine($"chaos: {_operations} operations, {jobs.Count} backup jobs, {_outagesMs.Count} outages"); clock.Restart(); }
+            await Task.Delay(50);
+        }
+
+        // Check what the cluster persisted against what it acknowledged.
+        var violations = new List<string>(shrank.Select(s => $"guest total shrank: {s}"));
+        foreach (var (vm, demandMb) in acknowledged)
+        {
+            var info = await Retry(() => grains.GetGrain<IVmGrain>(vm).GetInfo());
+            if (info.Snapshot.Memory.DemandMb != demandMb) violations.Add($"{vm}: acknowledged demand {demandMb} MB, persisted {info.Snapshot.Memory.DemandMb} MB");
+            var (c, m) = (info.Snapshot.Config, info.Snapshot.Memory);
+            if (m.Running && (m.AssignedMb < c.MinimumMb || m.AssignedMb > c.MaximumMb)) violations.Add($"{vm}: assigned {m.AssignedMb} MB outside [{c.MinimumMb}, {c.MaximumMb}]");
+        }
+        foreach (var h in hosts)
+        {
+            var info = await Retry(() => grains.GetGrain<IHostGrain>(h).GetInfo());
+            if (info.AssignedMb > info.CapacityMb) violations.Add($"{h}: assigns {info.AssignedMb} MB of {info.CapacityMb} MB");
+        }
+        int verified = 0;
+        foreach (var jobId in jobs)
+        {
+            var job = await Retry(() => grains.GetGrain<IBackupJobGrain>(jobId).GetInfo());
+            var waitUntil = DateTime.UtcNow.AddMinutes(3);
+            while (job.State == JobState.Running && DateTime.UtcNow < waitUntil)
+            {
+                await Task.Delay(500);
+                job = await Retry(() => grains.GetGrain<IBackupJobGrain>(jobId).GetInfo());
+            }
+            if (job.State != JobState.Completed) { violations.Add($"backup job {jobId}: {job.State} {job.Vms[0].Error}"); continue; }
+            var verify = await Retry(() => grains.GetGrain<IBackupCatalogGrain>(0).Verify(job.Vms[0].BackupId));
+            if (verify.Ok) verified++; else violations.Add($"backup {verify.BackupId} fails verification");
+        }
+        foreach (var (_, vm) in vms)
+        {
+            var disk = await Retry(() => grains.GetGrain<IVmGrain>(vm).GetDisk());
+            if (disk.Frozen || disk.Checkpointed || disk.BackupJob is not null)
+                violations.Add($"{vm}: left frozen={disk.Frozen} checkpoint={disk.Checkpointed} job={disk.BackupJob}");
+        }
+        var sorted = _outagesMs.Order().ToList();
+        double P(double p) => sorted.Count == 0 ? 0 : Math.Round(sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)]);
+        var summary = new
+        {
+            operations = _operations, retries = _retries, acknowledgedDemands = acknowledged.Count, backupJobs = jobs.Count, backupsVerified = verified,
+            outages = _outagesMs.Count, outageP50Ms = P(0.5), outageP99Ms = P(0.99), outageMaxMs = sorted.Count == 0 ? 0 : Math.Round(sorted[^1]),
+            violations,
+        };
+        output.WriteLine(json ? JsonSerializer.Serialize(summary, JsonViews.Options) :
+            $"chaos: {summary.operations} operations ({summary.retries} retried), {summary.backupJobs} backup jobs ({verified} verified), " +
+            $"{summary.outages} outages (p50 {summary.outageP50Ms} ms, p99 {summary.outageP99Ms} ms, max {summary.outageMaxMs} ms): " +
+            $"{violations.Count} violation(s)\n" + string.Concat(violations.Select(v => $"  VIOLATION {v}\n")));
+        return violations.Count == 0;
+    }
+
+    /// <summary>Until acknowledged: each call is bounded, and a failed one is simply made again (the operations are idempotent).</summary>
+    private async Task<T> Retry<T>(Func<Task<T>> call)
+    {
+        Stopwatch? outage = null;
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var result = await call().WaitAsync(CallBound);
+                Interlocked.Increment(ref _operations);
+                if (outage is not null) lock (_outagesMs) _outagesMs.Add(outage.Elapsed.TotalMilliseconds);
+                return result;
+            }
+            catch (Exception e) when (e is not HvRuleException && attempt < 600)
+            {
+                outage ??= Stopwatch.StartNew();
+                Interlocked.Increment(ref _retries);
+                await Task.Delay(100);
+            }
+        }
+    }
+}
