@@ -48,4 +48,7 @@ done
 rc=0; wait $workload || rc=$?
 printf 'nemesis: %d SIGKILLs, %d Azurite pauses\n' "$kills" "$pauses"
 cat "$HV_HOME/summary.txt"
+cleanup
+# Keep the logs of a failed run for its post-mortem.
+if [ $rc -eq 0 ]; then rm -rf "$HV_HOME"; else hv_log "logs kept in $HV_HOME"; fi
 exit $rc
