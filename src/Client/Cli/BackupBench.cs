@@ -51,7 +51,7 @@ public sealed class BackupBench(TextWriter output, TextWriter error)
             {
                 round, vms, diskMb = diskBytes / 1048576, baselineMiBps = Math.Round(totalMiB / baseline, 1), hvMiBps = Math.Round(totalMiB / seconds, 1),
                 ratio = Math.Round(baseline / seconds, 3),
-                freezeP50Ms = Math.Round(Percentile(windows, 0.50), 1), freezeP99Ms = Math.Round(Percentile(windows, 0.99), 1), freezeMaxMs = Math.Round(windows.Max(), 1),
+                freezeP50Ms = Math.Round(Percentiles.Of(windows, 0.50), 1), freezeP99Ms = Math.Round(Percentiles.Of(windows, 0.99), 1), freezeMaxMs = Math.Round(windows.Max(), 1),
             };
             results.Add(r);
             if (!json)
@@ -104,11 +104,5 @@ public sealed class BackupBench(TextWriter output, TextWriter error)
             finished.Add(info);
         }
         return (clock.Elapsed.TotalSeconds, finished.Select(j => j.Vms[0].FreezeWindowMs ?? 0).ToList());
-    }
-
-    private static double Percentile(List<double> values, double p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
     }
 }

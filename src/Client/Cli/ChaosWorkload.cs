@@ -94,12 +94,11 @@ public sealed class ChaosWorkload(TextWriter output, TextWriter error)
             if (disk.Frozen || disk.Checkpointed || disk.BackupJob is not null)
                 violations.Add($"{vm}: left frozen={disk.Frozen} checkpoint={disk.Checkpointed} job={disk.BackupJob}");
         }
-        var sorted = _outagesMs.Order().ToList();
-        double P(double p) => sorted.Count == 0 ? 0 : Math.Round(sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)]);
+        double P(double p) => Math.Round(Percentiles.Of(_outagesMs, p));
         var summary = new
         {
             operations = _operations, retries = _retries, acknowledgedDemands = acknowledged.Count, backupJobs = jobs.Count, backupsVerified = verified,
-            outages = _outagesMs.Count, outageP50Ms = P(0.5), outageP99Ms = P(0.99), outageMaxMs = sorted.Count == 0 ? 0 : Math.Round(sorted[^1]),
+            outages = _outagesMs.Count, outageP50Ms = P(0.5), outageP99Ms = P(0.99), outageMaxMs = P(1),
             violations,
         };
         output.WriteLine(json ? JsonSerializer.Serialize(summary, JsonViews.Options) :

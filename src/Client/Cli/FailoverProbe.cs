@@ -54,8 +54,8 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
         }
         var result = new
         {
-            kills, firstP50Ms = Percentile(first, 0.5), firstP99Ms = Percentile(first, 0.99),
-            allP50Ms = Percentile(last, 0.5), allP99Ms = Percentile(last, 0.99), allMaxMs = last.Max(),
+            kills, firstP50Ms = Math.Round(Percentiles.Of(first, 0.5)), firstP99Ms = Math.Round(Percentiles.Of(first, 0.99)),
+            allP50Ms = Math.Round(Percentiles.Of(last, 0.5)), allP99Ms = Math.Round(Percentiles.Of(last, 0.99)), allMaxMs = Math.Round(last.Max()),
         };
         output.WriteLine(json ? JsonViews.Serialize(result)
             : $"{kills} kills: first moved grain answering p50 {result.firstP50Ms:F0} ms, p99 {result.firstP99Ms:F0} ms; all moved grains p50 {result.allP50Ms:F0} ms, p99 {result.allP99Ms:F0} ms, max {result.allMaxMs:F0} ms");
@@ -66,11 +66,5 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "HvOrleans.sln"))) return d.FullName;
         throw new InvalidOperationException("hv is not running from an HvOrleans checkout; restart the silo by hand.");
-    }
-
-    private static double Percentile(List<double> values, double p)
-    {
-        var sorted = values.Order().ToList();
-        return Math.Round(sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)]);
     }
 }
