@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Local HvOrleans cluster: Azurite plus N silo processes on Azure Table membership.
-#   infra/cluster.sh up [--silos N] [--fresh]   start (or top up) the cluster; data is kept across up/down
+#   infra/cluster.sh up [--silos N] [--fresh] [--tls]
+#                                               start (or top up) the cluster; data is kept across up/down;
+#                                               --tls: mutual TLS with certificates from 'hv tls init' in $HV_HOME/tls
 #   infra/cluster.sh down                       stop exactly what 'up' started
 #   infra/cluster.sh status                     what is running
 #   infra/cluster.sh kill <i> | restart <i>     SIGKILL silo i / start it again as a fresh process
@@ -32,14 +34,28 @@ start_silo() { # index
   local i=$1
   if hv_alive "$(pid_of silo-$i)"; then return; fi
   hv_log "starting silo $i (silo port $((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)); log $HV_HOME/silo-$i.log)"
-  Hv__Storage=Azure Hv__ConnectionString="$CONN" Hv__SiloPort=$((SILO_PORT_BASE + i)) Hv__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
+  tls_env silo env Hv__Storage=Azure Hv__ConnectionString="$CONN" Hv__SiloPort=$((SILO_PORT_BASE + i)) Hv__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
     setsid dotnet "$HV_BIN_SILO" --contentRoot "$(dirname "$HV_BIN_SILO")" > "$HV_HOME/silo-$i.log" 2>&1 < /dev/null &
   echo $! > "$HV_HOME/silo-$i.pid"
 }
 
+TLS_DIR="$HV_HOME/tls"
+tls_on() { [ -f "$HV_HOME/tls.on" ]; }
+
+tls_env() { # silo|client command... — runs the command with the TLS settings of the given party when TLS is on
+  local who=$1; shift
+  if tls_on; then
+    env Hv__Tls__CaPath="$TLS_DIR/ca.crt" Hv__Tls__CertificatePath="$TLS_DIR/$who.crt" Hv__Tls__KeyPath="$TLS_DIR/$who.key" "$@"
+  else
+    "$@"
+  fi
+}
+
 write_client_config() {
+  local tls=""
+  tls_on && tls=", \"Tls\": { \"CaPath\": \"$TLS_DIR/ca.crt\", \"CertificatePath\": \"$TLS_DIR/client.crt\", \"KeyPath\": \"$TLS_DIR/client.key\" }"
   cat > "$HV_HOME/cluster.json" <<JSON
-{ "Hv": { "Storage": "Azure", "ClusterId": "hv-local", "ServiceId": "hvorleans", "ConnectionString": "$CONN" } }
+{ "Hv": { "Storage": "Azure", "ClusterId": "hv-local", "ServiceId": "hvorleans", "ConnectionString": "$CONN"$tls } }
 JSON
 }
 
@@ -74,22 +90,31 @@ cmd_down() {
 }
 
 cmd_up() {
-  local silos=1 fresh=0
+  local silos=1 fresh=0 tls=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --silos) silos="$2"; shift 2 ;;
       --fresh) fresh=1; shift ;;
+      --tls) tls=1; shift ;;
       *) hv_log "unknown option $1"; exit 2 ;;
     esac
   done
   mkdir -p "$HV_HOME"
   if [ $fresh -eq 1 ]; then cmd_down; rm -rf "$HV_HOME/azurite"; fi
   [ -f "$HV_BIN_SILO" ] && [ -f "$HV_BIN_CLIENT" ] || hv_build
+  if [ $tls -eq 1 ]; then
+    [ -f "$TLS_DIR/ca.crt" ] || dotnet "$HV_BIN_CLIENT" tls init --dir "$TLS_DIR" >&2
+    touch "$HV_HOME/tls.on"
+  elif tls_on && [ -n "$(silo_indexes)" ]; then
+    hv_log "the cluster runs with TLS; keep --tls, or 'down' first"; exit 2
+  else
+    rm -f "$HV_HOME/tls.on"
+  fi
   start_azurite
   write_client_config
   for i in $(seq 0 $((silos - 1))); do start_silo "$i"; done
   wait_for_cluster
-  hv_log "cluster up: $silos silo(s). Use ./hv (it reads $HV_HOME/cluster.json); stop with infra/cluster.sh down"
+  hv_log "cluster up: $silos silo(s)$(tls_on && echo ", mutual TLS (certificates in $TLS_DIR)"). Use ./hv (it reads $HV_HOME/cluster.json); stop with infra/cluster.sh down"
 }
 
 cmd_status() {

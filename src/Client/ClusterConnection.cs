@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using HvOrleans.Silo.Hosting;
 using Orleans.Hosting;
 
 namespace HvOrleans.Client;
@@ -38,29 +39,19 @@ public static class ClusterConnection
     {
         var configuration = Configuration();
         var hv = configuration.GetSection("Hv");
-        string storage = hv["Storage"] ?? "Azure";
-        string clusterId = hv["ClusterId"] ?? "hv-local";
-        string serviceId = hv["ServiceId"] ?? "hvorleans";
-
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
-        builder.UseOrleansClient(client =>
+        // The console stays quiet, but why a gateway refused us (a TLS handshake, say) is worth telling.
+        var lastError = new LastErrorLoggerProvider();
+        builder.Logging.AddProvider(lastError);
+        try
         {
-            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
-            // A restarted silo is a new gateway: learn of it in seconds, not the default minute.
-            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
-            if (storage.Equals("Memory", StringComparison.OrdinalIgnoreCase))
-            {
-                client.UseLocalhostClustering(int.Parse(hv["GatewayPort"] ?? "30000"));
-                return;
-            }
-            string connectionString = hv["ConnectionString"] is { Length: > 0 } cs ? cs
-                : throw new ClusterUnreachableException(
-                    $"No cluster configured: {Path.Combine(HomeDirectory, "cluster.json")} is missing. Start one with 'infra/cluster.sh up' or set Hv__ConnectionString.");
-            // Fail fast when storage is down instead of retrying for a minute.
-            var options = new TableClientOptions { Retry = { MaxRetries = 1, NetworkTimeout = TimeSpan.FromSeconds(5), Mode = RetryMode.Fixed } };
-            client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString, options));
-        });
+            Configure(builder, configuration);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ClusterConfigurationException(e.Message);
+        }
         var host = builder.Build();
         // With no live gateway in the membership table the client would keep looking: give up plainly.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -73,10 +64,76 @@ public static class ClusterConnection
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             string why = e is OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : e.GetBaseException().Message;
-            throw new ClusterUnreachableException($"No cluster reachable ({storage}, cluster '{clusterId}'): {why}. Is it up? (infra/cluster.sh status)");
+            if (lastError.Message is { } refused)
+                why += $"; last connection error: {refused.TrimEnd('.')}";
+            if (configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() is { Enabled: true, CertificatePath.Length: 0 })
+                why += " (TLS is on but this client has no certificate: set Hv:Tls:CertificatePath and Hv:Tls:KeyPath)";
+            throw new ClusterUnreachableException($"No cluster reachable ({hv["Storage"] ?? "Azure"}, cluster '{hv["ClusterId"] ?? "hv-local"}'): {why}. Is it up? (infra/cluster.sh status)");
         }
         return host;
+    }
+
+    private static void Configure(HostApplicationBuilder builder, IConfiguration configuration)
+    {
+        var hv = configuration.GetSection("Hv");
+        string storage = hv["Storage"] ?? "Azure";
+        string clusterId = hv["ClusterId"] ?? "hv-local";
+        string serviceId = hv["ServiceId"] ?? "hvorleans";
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
+            // A restarted silo is a new gateway: learn of it in seconds, not the default minute.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            var tls = configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() ?? new HvTlsOptions();
+            if (tls.Enabled)
+                client.UseHvTls(tls);
+            if (storage.Equals("Memory", StringComparison.OrdinalIgnoreCase))
+            {
+                client.UseLocalhostClustering(int.Parse(hv["GatewayPort"] ?? "30000"));
+                return;
+            }
+            string connectionString = hv["ConnectionString"] is { Length: > 0 } cs ? cs
+                : throw new ClusterUnreachableException(
+                    $"No cluster configured: {Path.Combine(HomeDirectory, "cluster.json")} is missing. Start one with 'infra/cluster.sh up' or set Hv__ConnectionString.");
+            // Fail fast when storage is down instead of retrying for a minute.
+            var options = new TableClientOptions { Retry = { MaxRetries = 1, NetworkTimeout = TimeSpan.FromSeconds(5), Mode = RetryMode.Fixed } };
+            client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString, options));
+        });
     }
 }
 
 public sealed class ClusterUnreachableException(string message) : Exception(message);
+
+/// <summary>The client's own settings are wrong (a TLS file missing, say): nothing was sent anywhere.</summary>
+public sealed class ClusterConfigurationException(string message) : Exception(message);
+
+/// <summary>Keeps the newest warning-or-worse exception message the client logged.</summary>
+internal sealed class LastErrorLoggerProvider : ILoggerProvider, ILogger
+{
+    public string? Message { get; private set; }
+
+    public ILogger CreateLogger(string categoryName) => this;
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel) && exception is not null)
+        {
+            // A refused TLS handshake says the most; later "connection closed" noise must not hide it.
+            var tls = Chain(exception).OfType<System.Security.Authentication.AuthenticationException>().FirstOrDefault();
+            if (tls is not null)
+                Message = $"TLS: {tls.Message}";
+            else if (Message?.StartsWith("TLS:", StringComparison.Ordinal) != true)
+                Message = exception.GetBaseException().Message;
+        }
+    }
+
+    private static IEnumerable<Exception> Chain(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            yield return e;
+    }
+
+    public void Dispose() { }
+}

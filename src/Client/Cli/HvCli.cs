@@ -18,7 +18,8 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv vm demand <vm> --mb N
           hv vm show <vm> [--json]
           hv balance <host> [--json]
-        """ + BackupCommands.Help + SimCommand.Help + """
+          hv cluster show [--json]                    the silos in the membership table and their status
+        """ + BackupCommands.Help + SimCommand.Help + TlsCommand.Help + """
 
         Sizes are in MB. The cluster is found through $HV_HOME/cluster.json (default ~/.hvorleans),
         written by 'infra/cluster.sh up'; Hv__* environment variables override it.
@@ -39,6 +40,11 @@ public sealed class HvCli(TextWriter output, TextWriter error)
                 await new SimCommand(output, error).RunAsync(line);
                 return Ok;
             }
+            if (line.Words[0] == "tls")
+            {
+                new TlsCommand(output).Run(line);
+                return Ok;
+            }
             var command = new BackupCommands(output).Resolve(line) ?? Resolve(line);
             line.RejectUnknownOptions();
             using var host = await ClusterConnection.ConnectAsync(cancellationToken);
@@ -55,6 +61,11 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         {
             error.WriteLine($"hv: refused [{e.Rule}]: {e.Message}");
             return Refused;
+        }
+        catch (ClusterConfigurationException e)
+        {
+            error.WriteLine($"hv: configuration: {e.Message}");
+            return Usage;
         }
         catch (ClusterUnreachableException e)
         {
@@ -83,6 +94,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         ("vm", "demand") => VmShowing(line.Word(2, "vm id"), line.Json, Demand(line.RequiredMb("mb"))),
         ("vm", "show") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.GetInfo()),
         ("balance", _) => Balance(line.Word(1, "host id"), line.Json),
+        ("cluster", "show") => ClusterShow(line.Json),
         _ => throw new UsageException($"Unknown command '{string.Join(' ', line.Words.Take(2))}'."),
     };
 
@@ -125,6 +137,23 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         await grains.GetGrain<IHostGrain>(hostId).GetInfo();
         var report = await grains.GetGrain<IHostBalancerGrain>(hostId).BalanceNow();
         output.Write(json ? JsonViews.Serialize(JsonViews.Of(report)) + "\n" : TextViews.Balance(report));
+    };
+
+    private Func<IGrainFactory, Task> ClusterShow(bool json) => async grains =>
+    {
+        var silos = (await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false))
+            .OrderBy(e => e.Status != SiloStatus.Active).ThenByDescending(e => e.StartTime).ToList();
+        if (json)
+        {
+            output.Write(JsonViews.Serialize(silos.Select(e => new
+            {
+                silo = e.SiloAddress.ToParsableString(), name = e.SiloName, status = e.Status.ToString(), startTime = e.StartTime,
+            })) + "\n");
+            return;
+        }
+        output.Write($"{"silo",-30} {"name",-24} {"status",-10} started (UTC)\n");
+        foreach (var e in silos)
+            output.Write($"{e.SiloAddress.ToParsableString(),-30} {e.SiloName,-24} {e.Status,-10} {e.StartTime:yyyy-MM-dd HH:mm:ss}\n");
     };
 
     private void Print(VmInfo info, bool json) =>

@@ -27,8 +27,21 @@ public static class HvSiloBuilderExtensions
         if (hv.Storage == HvStorage.Memory)
             silo.UseLocalhostClustering(hv.SiloPort, hv.GatewayPort);
         else
-            silo.ConfigureEndpoints(IPAddress.Parse(hv.AdvertisedIp), hv.SiloPort, hv.GatewayPort, listenOnAnyHostAddress: false)
-                .UseAzureStorageClustering(o => o.TableServiceClient = Tables(hv));
+        {
+            if (hv.Kubernetes)
+            {
+                // The pod's IP (POD_IP) is advertised and every address listened on; the pod watcher
+                // declares a deleted pod's silo dead at once instead of waiting for missed probes.
+                silo.Configure<EndpointOptions>(o => (o.SiloPort, o.GatewayPort) = (hv.SiloPort, hv.GatewayPort));
+                silo.UseKubernetesHosting();
+            }
+            else
+                silo.ConfigureEndpoints(IPAddress.Parse(hv.AdvertisedIp), hv.SiloPort, hv.GatewayPort, listenOnAnyHostAddress: false);
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = Tables(hv));
+        }
+        var tls = configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() ?? new HvTlsOptions();
+        if (tls.Enabled)
+            silo.UseHvTls(tls);
         return silo.AddHvGrainServices(configuration);
     }
 

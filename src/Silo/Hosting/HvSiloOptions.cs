@@ -21,6 +21,11 @@ public sealed class HvSiloOptions
     public int GatewayPort { get; set; } = 30000;
     /// <summary>The address other silos and clients reach this one at.</summary>
     public string AdvertisedIp { get; set; } = "127.0.0.1";
+    /// <summary>
+    /// Orleans' Kubernetes hosting: silo name, address and cluster ids from the pod (POD_NAME, POD_IP,
+    /// ORLEANS_CLUSTER_ID, ORLEANS_SERVICE_ID), and a watch on the silo pods. See infra/k8s.
+    /// </summary>
+    public bool Kubernetes { get; set; }
     /// <summary>Membership probing: how quickly a dead silo is declared dead and its grains move.</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
     public int NumMissedProbesLimit { get; set; } = 2;

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace HvOrleans.Tests.Infrastructure;
 
 /// <summary>Runs the real <c>hv</c> program against a cluster, as an operator would.</summary>
-public sealed class HvConsole(ClusterSettings cluster)
+public sealed class HvConsole(ClusterSettings cluster, IReadOnlyDictionary<string, string>? environment = null)
 {
     private readonly string _home = Directory.CreateTempSubdirectory("hv-home-").FullName;
 
@@ -15,6 +15,7 @@ public sealed class HvConsole(ClusterSettings cluster)
         foreach (var a in args) start.ArgumentList.Add(a);
         foreach (var (key, value) in cluster.Environment) start.Environment[key] = value;
         start.Environment["HV_HOME"] = _home;   // never the developer's own ~/.hvorleans
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

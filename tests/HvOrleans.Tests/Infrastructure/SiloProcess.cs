@@ -33,11 +33,19 @@ public sealed class SiloProcess : IAsyncDisposable
         silo._process.BeginErrorReadLine();
         var waited = await Task.WhenAny(silo._started.Task, silo._process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
         if (!silo._started.Task.IsCompleted)
-            throw new TimeoutException($"Silo did not report 'Application started' within 60 s (exited: {silo._process.HasExited}):\n{silo.Output}");
+        {
+            bool exited = silo._process.HasExited;
+            if (exited) await silo._process.WaitForExitAsync(); // drains the output
+            string output = silo.FullOutput;
+            await silo.DisposeAsync();
+            throw new SiloStartException(exited, output);
+        }
         return silo;
     }
 
     public string Output { get { lock (_output) return string.Join('\n', _output.TakeLast(60)); } }
+
+    private string FullOutput { get { lock (_output) return string.Join('\n', _output); } }
 
     /// <summary>SIGKILL: no shutdown code runs, exactly as when a server dies.</summary>
     public void Kill()
@@ -59,6 +67,13 @@ public sealed class SiloProcess : IAsyncDisposable
         lock (_output) _output.Add(line);
         if (line.Contains("Application started", StringComparison.Ordinal)) _started.TrySetResult();
     }
+}
+
+public sealed class SiloStartException(bool exited, string output)
+    : Exception($"Silo did not report 'Application started' within 60 s (exited: {exited}):\n{output}")
+{
+    public bool Exited => exited;
+    public string Output => output;
 }
 
 /// <summary>One cluster's identity and ports; a fresh ServiceId keeps test runs out of each other's state.</summary>

@@ -1,0 +1,91 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using HvOrleans.Tests.Infrastructure;
+using Orleans.Connections.Security;
+
+namespace HvOrleans.Tests.EndToEnd;
+
+/// <summary>
+/// Mutual TLS with real silo processes and the real hv: certificates from 'hv tls init', two silos
+/// that must talk TLS to each other, and every way of arriving without a trusted certificate refused.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class TlsTests(AzuriteFixture azurite)
+{
+    private static Dictionary<string, string> Tls(string dir, string party, string? caDir = null) => new()
+    {
+        ["Hv__Tls__CaPath"] = Path.Combine(caDir ?? dir, "ca.crt"),
+        ["Hv__Tls__CertificatePath"] = party.Length == 0 ? "" : Path.Combine(dir, $"{party}.crt"),
+        ["Hv__Tls__KeyPath"] = party.Length == 0 ? "" : Path.Combine(dir, $"{party}.key"),
+    };
+
+    [Fact]
+    public async Task A_TLS_cluster_serves_hv_with_the_certificate_and_refuses_everyone_without_it()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        string ours = Directory.CreateTempSubdirectory("hv-tls-").FullName, theirs = Directory.CreateTempSubdirectory("hv-tls-rogue-").FullName;
+        var setup = new HvConsole(cluster);
+        await setup.OkAsync("tls", "init", "--dir", ours);
+        await setup.OkAsync("tls", "init", "--dir", theirs);
+        Assert.Equal(2, (await setup.RunAsync("tls", "init", "--dir", ours)).ExitCode); // an existing CA is not replaced by accident
+
+        await using var silo0 = await SiloProcess.StartAsync(cluster, Tls(ours, "silo"));
+        await using var silo1 = await SiloProcess.StartAsync(cluster, Tls(ours, "silo"), Repo.FreePort(), Repo.FreePort());
+
+        var operatorHv = new HvConsole(cluster, Tls(ours, "client"));
+        await operatorHv.OkAsync("host", "add", "h1", "--memory-mb", "8192");
+        await operatorHv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "4096");
+        Assert.Equal(1024, (await operatorHv.JsonAsync("vm", "start", "vm1")).GetProperty("assignedMb").GetInt32());
+        // Both silos joined, which they only do after reaching each other over TLS.
+        var silos = (await operatorHv.JsonAsync("cluster", "show")).EnumerateArray().ToList();
+        Assert.Equal(2, silos.Count(s => s.GetProperty("status").GetString() == "Active"));
+
+        var quick = new Dictionary<string, string> { ["HV_CONNECT_TIMEOUT_SECONDS"] = "5" };
+        var noCertificate = new HvConsole(cluster, Tls(ours, "").Concat(quick).ToDictionary());
+        var noTls = new HvConsole(cluster, quick);
+        var rogueSilo = StartRogueSiloAsync(cluster, Tls(theirs, "silo"));
+        var refusals = await Task.WhenAll(noCertificate.RunAsync("host", "show", "h1"), noTls.RunAsync("host", "show", "h1"));
+        foreach (var (code, stdout, _) in refusals)
+            Assert.Equal((3, ""), (code, stdout));
+        Assert.Contains("no certificate", refusals[0].Stderr);
+
+        // A client presenting another CA's certificate, and trusting any server, is refused by the silos.
+        string rogueCert = Path.Combine(theirs, "client.crt"), rogueKey = Path.Combine(theirs, "client.key");
+        using var certificate = X509CertificateLoader.LoadPkcs12(
+            X509Certificate2.CreateFromPemFile(rogueCert, rogueKey).Export(X509ContentType.Pkcs12), null);
+        using var fiveSeconds = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var rogue = await ClusterClient.ConnectAsync(cluster, client => client.UseTls(certificate, o =>
+            {
+                o.AllowAnyRemoteCertificate();
+                o.OnAuthenticateAsClient = (_, ssl) => ssl.TargetHost = "hv-silo";
+            }), fiveSeconds.Token);
+            await rogue.Grains.GetGrain<IHostGrain>("h1").GetInfo();
+        });
+
+        // A silo with another CA's certificate cannot join: it cannot reach the members, so it stops.
+        var rogueStart = await rogueSilo;
+        Assert.True(rogueStart.Exited, rogueStart.Output);
+        Assert.Contains("RemoteCertificateValidationCallback", rogueStart.Output);
+
+        // And the real cluster never noticed.
+        var h1 = await operatorHv.JsonAsync("host", "show", "h1");
+        Assert.Equal(1024, h1.GetProperty("assignedMb").GetInt32());
+        var after = (await operatorHv.JsonAsync("cluster", "show")).EnumerateArray().ToList();
+        Assert.Equal(2, after.Count(s => s.GetProperty("status").GetString() == "Active"));
+    }
+
+    private static async Task<(bool Exited, string Output)> StartRogueSiloAsync(ClusterSettings cluster, Dictionary<string, string> tls)
+    {
+        try
+        {
+            await using var silo = await SiloProcess.StartAsync(cluster, tls, Repo.FreePort(), Repo.FreePort());
+            return (false, silo.Output);
+        }
+        catch (SiloStartException e)
+        {
+            return (e.Exited, e.Output);
+        }
+    }
+}
