@@ -17,6 +17,8 @@ RANDOM=$seed
 export HV_HOME="$(mktemp -d /tmp/hv-chaos.XXXXXX)"
 base=$((20000 + (seed % 200) * 50))
 export HV_AZURITE_PORT_BASE=$base HV_SILO_PORT_BASE=$((base + 10)) HV_GATEWAY_PORT_BASE=$((base + 30))
+# Every grain-state write is recorded for the checker (invariants at every persisted state, no lost update).
+export Hv__AuditDirectory="$HV_HOME/audit"
 cluster() { "$HV_ROOT/infra/cluster.sh" "$@"; }
 cleanup() { kill -CONT "$(cat "$HV_HOME/azurite.pid" 2>/dev/null)" 2>/dev/null || true; cluster down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -46,7 +48,11 @@ while kill -0 $workload 2>/dev/null && [ $SECONDS -lt $end ]; do
   cluster restart "$victim" >&2 || true
 done
 rc=0; wait $workload || rc=$?
-printf 'nemesis: %d SIGKILLs, %d Azurite pauses\n' "$kills" "$pauses"
+# A silo entry is Dead in the membership table for each SIGKILL; any more is a live silo evicted.
+dead=$(dotnet "$HV_BIN_CLIENT" cluster show --json | grep -c '"status": "Dead"' || true)
+printf 'nemesis: %d SIGKILLs, %d Azurite pauses; membership: %d dead silo entries, %d false evictions\n' \
+  "$kills" "$pauses" "$dead" "$((dead > kills ? dead - kills : 0))"
+[ "$dead" -le "$kills" ] || rc=1
 cat "$HV_HOME/summary.txt"
 cleanup
 # Keep the logs of a failed run for its post-mortem.

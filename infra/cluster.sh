@@ -11,6 +11,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 HV_HOME="${HV_HOME:-$HOME/.hvorleans}"
+# Ports: the environment's HV_*_PORT_BASE, else what 'up' recorded in $HV_HOME/ports.env, else defaults.
+if [ -f "$HV_HOME/ports.env" ]; then
+  # shellcheck disable=SC1091
+  eval "$(sed -E 's/^([A-Z_]+)=(.*)$/\1="${\1:-\2}"/' "$HV_HOME/ports.env")"
+fi
 PORT_BASE="${HV_AZURITE_PORT_BASE:-10100}"
 BLOB=$PORT_BASE QUEUE=$((PORT_BASE + 1)) TABLE=$((PORT_BASE + 2))
 SILO_PORT_BASE="${HV_SILO_PORT_BASE:-11111}" GATEWAY_PORT_BASE="${HV_GATEWAY_PORT_BASE:-30000}"
@@ -33,21 +38,24 @@ start_azurite() {
 start_silo() { # index
   local i=$1
   if hv_alive "$(pid_of silo-$i)"; then return; fi
+  # Appended, not truncated: the log of the life before a kill is what explains it.
+  printf '=== silo %s starting at %s\n' "$i" "$(date -u +%FT%T.%3NZ)" >> "$HV_HOME/silo-$i.log"
   hv_log "starting silo $i (silo port $((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)); log $HV_HOME/silo-$i.log)"
   tls_env silo env Hv__Storage=Azure Hv__ConnectionString="$CONN" Hv__SiloPort=$((SILO_PORT_BASE + i)) Hv__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
-    setsid dotnet "$HV_BIN_SILO" --contentRoot "$(dirname "$HV_BIN_SILO")" > "$HV_HOME/silo-$i.log" 2>&1 < /dev/null &
+    setsid dotnet "$HV_BIN_SILO" --contentRoot "$(dirname "$HV_BIN_SILO")" >> "$HV_HOME/silo-$i.log" 2>&1 < /dev/null &
   echo $! > "$HV_HOME/silo-$i.pid"
 }
 
 TLS_DIR="$HV_HOME/tls"
 tls_on() { [ -f "$HV_HOME/tls.on" ]; }
 
-tls_env() { # silo|client command... — runs the command with the TLS settings of the given party when TLS is on
+tls_env() { # silo|client command... — execs the command with that party's TLS settings when TLS is on;
+            # only ever in a background subshell (&), so that $! is the program's own pid
   local who=$1; shift
   if tls_on; then
-    env Hv__Tls__CaPath="$TLS_DIR/ca.crt" Hv__Tls__CertificatePath="$TLS_DIR/$who.crt" Hv__Tls__KeyPath="$TLS_DIR/$who.key" "$@"
+    exec env Hv__Tls__CaPath="$TLS_DIR/ca.crt" Hv__Tls__CertificatePath="$TLS_DIR/$who.crt" Hv__Tls__KeyPath="$TLS_DIR/$who.key" "$@"
   else
-    "$@"
+    exec "$@"
   fi
 }
 
@@ -111,6 +119,7 @@ cmd_up() {
     rm -f "$HV_HOME/tls.on"
   fi
   start_azurite
+  printf 'HV_AZURITE_PORT_BASE=%s\nHV_SILO_PORT_BASE=%s\nHV_GATEWAY_PORT_BASE=%s\n' "$PORT_BASE" "$SILO_PORT_BASE" "$GATEWAY_PORT_BASE" > "$HV_HOME/ports.env"
   write_client_config
   for i in $(seq 0 $((silos - 1))); do start_silo "$i"; done
   wait_for_cluster

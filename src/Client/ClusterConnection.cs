@@ -22,6 +22,12 @@ public static class ClusterConnection
             ? home
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".hvorleans");
 
+    /// <summary>One attempt to start the client; a healthy cluster answers in well under a second.</summary>
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(4);
+
+    private static TimeSpan ResponseTimeout =>
+        TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("HV_RESPONSE_TIMEOUT_SECONDS"), out var s) ? s : 10);
+
     private static TimeSpan ConnectTimeout =>
         TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("HV_CONNECT_TIMEOUT_SECONDS"), out var s) ? s : 10);
 
@@ -39,38 +45,48 @@ public static class ClusterConnection
     {
         var configuration = Configuration();
         var hv = configuration.GetSection("Hv");
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        // The console stays quiet, but why a gateway refused us (a TLS handshake, say) is worth telling.
+        // A gateway that hangs (its silo frozen, not yet voted dead) can stall a client's start: start
+        // afresh after a few seconds, by when the membership table names that silo dead and hv skips it.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var lastError = new LastErrorLoggerProvider();
-        builder.Logging.AddProvider(lastError);
-        try
+        Exception? failure = null;
+        while (clock.Elapsed < ConnectTimeout && !cancellationToken.IsCancellationRequested)
         {
-            Configure(builder, configuration);
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.Logging.ClearProviders();
+            // The console stays quiet, but why a gateway refused us (a TLS handshake, say) is worth telling.
+            builder.Logging.AddProvider(lastError);
+            try
+            {
+                Configure(builder, configuration);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new ClusterConfigurationException(e.Message);
+            }
+            var host = builder.Build();
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(TimeSpan.FromTicks(Math.Clamp((ConnectTimeout - clock.Elapsed).Ticks, TimeSpan.TicksPerMillisecond, AttemptTimeout.Ticks)));
+            try
+            {
+                await host.StartAsync(attempt.Token).WaitAsync(attempt.Token);
+                return host;
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                failure = e;
+                _ = Task.Run(host.Dispose); // a hung start must not hang hv's exit
+                if (e is not OperationCanceledException)
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
         }
-        catch (InvalidOperationException e)
-        {
-            throw new ClusterConfigurationException(e.Message);
-        }
-        var host = builder.Build();
-        // With no live gateway in the membership table the client would keep looking: give up plainly.
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(ConnectTimeout);
-        var start = host.StartAsync(timeout.Token);
-        try
-        {
-            await start.WaitAsync(timeout.Token);
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-        {
-            string why = e is OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : e.GetBaseException().Message;
-            if (lastError.Message is { } refused)
-                why += $"; last connection error: {refused.TrimEnd('.')}";
-            if (configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() is { Enabled: true, CertificatePath.Length: 0 })
-                why += " (TLS is on but this client has no certificate: set Hv:Tls:CertificatePath and Hv:Tls:KeyPath)";
-            throw new ClusterUnreachableException($"No cluster reachable ({hv["Storage"] ?? "Azure"}, cluster '{hv["ClusterId"] ?? "hv-local"}'): {why}. Is it up? (infra/cluster.sh status)");
-        }
-        return host;
+        cancellationToken.ThrowIfCancellationRequested();
+        string why = failure is null or OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : failure.GetBaseException().Message;
+        if (lastError.Message is { } refused)
+            why += $"; last connection error: {refused.TrimEnd('.')}";
+        if (configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() is { Enabled: true, CertificatePath.Length: 0 })
+            why += " (TLS is on but this client has no certificate: set Hv:Tls:CertificatePath and Hv:Tls:KeyPath)";
+        throw new ClusterUnreachableException($"No cluster reachable ({hv["Storage"] ?? "Azure"}, cluster '{hv["ClusterId"] ?? "hv-local"}'): {why}. Is it up? (infra/cluster.sh status)");
     }
 
     private static void Configure(HostApplicationBuilder builder, IConfiguration configuration)
@@ -84,6 +100,10 @@ public static class ClusterConnection
             client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
             // A restarted silo is a new gateway: learn of it in seconds, not the default minute.
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            // A call through a gateway that hangs is not failed when its silo is voted dead; bound it
+            // (default 30 s) so that hv's retry goes round it. Every hv call is short (a restore of a
+            // 64 MB disk takes ~3 s); HV_RESPONSE_TIMEOUT_SECONDS for more.
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
             var tls = configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() ?? new HvTlsOptions();
             if (tls.Enabled)
                 client.UseHvTls(tls);

@@ -156,7 +156,9 @@ public interface IVmGrain : IGrainWithStringKey
     [Alias("ReleaseBackup")] Task ReleaseBackup(string jobId);
 
     /// <summary>Creates this VM, stopped, as the restore of a backup (its disk already written by the restore).</summary>
-    [Alias("CreateRestored")] Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes);
+    [Alias("CreateRestored")] Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes, string operationId);
+    /// <summary>The operation (a restore) that created this VM, if any.</summary>
+    [Alias("CreatedBy")] Task<string?> CreatedBy();
 }
 
 /// <summary>

@@ -34,13 +34,17 @@ public sealed class VmGrain(
         return info;
     }
 
-    public async Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes)
+    public async Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes, string operationId)
     {
+        if (state.State.Exists && state.State.CreatedBy == operationId)
+            return await GetInfo();
         Rule.Require(!state.State.Exists, "vm-exists", $"VM {VmId} exists on host {state.State.HostId}; restore to a new VM.");
         var info = await GrainFactory.GetGrain<IHostGrain>(hostId).CreateVm(VmId, config);
-        await state.SaveAsync(new VmState(hostId, GuestDisk.Create(diskBytes)));
+        await state.SaveAsync(new VmState(hostId, GuestDisk.Create(diskBytes), operationId));
         return info;
     }
+
+    public Task<string?> CreatedBy() => Task.FromResult(state.State.CreatedBy);
 
     public Task<VmInfo> Configure(VmConfigChange change) => Host().ConfigureVm(VmId, change);
     public Task<VmInfo> ReportDemand(int demandMb) => Host().ReportDemand(VmId, demandMb);

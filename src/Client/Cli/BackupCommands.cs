@@ -13,7 +13,8 @@ public sealed class BackupCommands(TextWriter output)
           hv backup start <vm>... [--incremental] [--job ID] [--json]   → jobId (repeating the same --job is safe)
           hv backup show <jobId> [--json] [--wait SECONDS]
           hv backup list [--vm V] [--json]
-          hv backup verify <backupId> [--json] | hv backup restore <backupId> --to <newVm> [--json]
+          hv backup verify <backupId> [--json] | hv backup restore <backupId> --to <newVm> [--op ID] [--json]
+                                  (a restore repeated with the same --op ID returns the VM it made)
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
         """;
 
@@ -31,7 +32,8 @@ public sealed class BackupCommands(TextWriter output)
             line.OptionalInt("seed") ?? 1, line.Json),
         ("cluster", "failover") => Failover(line.OptionalInt("kills") ?? 10, line.OptionalInt("seed") ?? 1, line.Json),
         ("backup", "bench") => Bench(line.OptionalInt("vms") ?? 20, line.OptionalInt("rounds") ?? 2, line.Json),
-        ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."), line.Json),
+        ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."),
+            line.Text("op") ?? $"op-{Guid.NewGuid():N}", line.Json),
         _ => null,
     };
 
@@ -67,12 +69,18 @@ public sealed class BackupCommands(TextWriter output)
         output.Write(json ? JsonViews.Serialize(new { vmId, sha256 = sha }) + "\n" : $"{sha}  {vmId}\n");
     };
 
-    private Func<IGrainFactory, Task> Start(IReadOnlyList<string> vmIds, bool incremental, string? jobId, bool json) => async grains =>
+    private Func<IGrainFactory, Task> Start(IReadOnlyList<string> vmIds, bool incremental, string? givenJobId, bool json)
     {
-        jobId ??= $"job-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..32];
+        // Chosen once, before the first attempt: a retried start finds the job it may already have started.
+        string jobId = givenJobId ?? $"job-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..32];
+        return async grains => await Start(grains, vmIds, incremental, jobId, json);
+    }
+
+    private async Task Start(IGrainFactory grains, IReadOnlyList<string> vmIds, bool incremental, string jobId, bool json)
+    {
         var job = await grains.GetGrain<IBackupJobGrain>(jobId).Start(vmIds, incremental);
         output.Write(json ? JsonViews.Serialize(new { jobId = job.JobId }) + "\n" : $"backup job {job.JobId}: {job.State}; follow it with: hv backup show {job.JobId} --wait 600\n");
-    };
+    }
 
     private Func<IGrainFactory, Task> Show(string jobId, bool json, int waitSeconds) => async grains =>
     {
@@ -105,9 +113,9 @@ public sealed class BackupCommands(TextWriter output)
         if (!v.Ok) throw new HvRuleException("backup-verify", $"Backup {backupId} fails verification: recorded sha256 {v.Expected}, read {v.Actual}.");
     };
 
-    private Func<IGrainFactory, Task> Restore(string backupId, string newVmId, bool json) => async grains =>
+    private Func<IGrainFactory, Task> Restore(string backupId, string newVmId, string operationId, bool json) => async grains =>
     {
-        var vm = await grains.GetGrain<IBackupCatalogGrain>(0).Restore(backupId, newVmId);
+        var vm = await grains.GetGrain<IBackupCatalogGrain>(0).Restore(backupId, newVmId, operationId);
         string sha = await grains.GetGrain<IVmGrain>(newVmId).DiskSha256();
         output.Write(json ? JsonViews.Serialize(new { vmId = newVmId, hostId = vm.Snapshot.HostId, sha256 = sha }) + "\n"
             : $"restored {backupId} into VM {newVmId} on host {vm.Snapshot.HostId} (stopped); disk sha256 {sha}\n");

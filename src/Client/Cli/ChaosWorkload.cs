@@ -94,16 +94,25 @@ public sealed class ChaosWorkload(TextWriter output, TextWriter error)
             if (disk.Frozen || disk.Checkpointed || disk.BackupJob is not null)
                 violations.Add($"{vm}: left frozen={disk.Frozen} checkpoint={disk.Checkpointed} job={disk.BackupJob}");
         }
+        // Every persisted state, from the silos' audit (infra/chaos.sh turns it on).
+        StateAuditCheck.Result? audit = null;
+        if (Environment.GetEnvironmentVariable("Hv__AuditDirectory") is { Length: > 0 } auditDirectory && Directory.Exists(auditDirectory))
+        {
+            audit = StateAuditCheck.Run(auditDirectory);
+            violations.AddRange(audit.Violations);
+        }
         double P(double p) => Math.Round(Percentiles.Of(_outagesMs, p));
         var summary = new
         {
             operations = _operations, retries = _retries, acknowledgedDemands = acknowledged.Count, backupJobs = jobs.Count, backupsVerified = verified,
             outages = _outagesMs.Count, outageP50Ms = P(0.5), outageP99Ms = P(0.99), outageMaxMs = P(1),
+            auditedWrites = audit?.Writes, auditedHostStates = audit?.HostStates, auditedGrains = audit?.Grains, etagConflicts = audit?.Conflicts,
             violations,
         };
         output.WriteLine(json ? JsonSerializer.Serialize(summary, JsonViews.Options) :
             $"chaos: {summary.operations} operations ({summary.retries} retried), {summary.backupJobs} backup jobs ({verified} verified), " +
-            $"{summary.outages} outages (p50 {summary.outageP50Ms} ms, p99 {summary.outageP99Ms} ms, max {summary.outageMaxMs} ms): " +
+            $"{summary.outages} outages (p50 {summary.outageP50Ms} ms, p99 {summary.outageP99Ms} ms, max {summary.outageMaxMs} ms), " +
+            (audit is null ? "no state audit" : $"{audit.Writes} audited writes of {audit.Grains} grains ({audit.HostStates} host states checked, {audit.Conflicts} ETag conflicts refused)") + ": " +
             $"{violations.Count} violation(s)\n" + string.Concat(violations.Select(v => $"  VIOLATION {v}\n")));
         return violations.Count == 0;
     }

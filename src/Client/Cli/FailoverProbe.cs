@@ -13,6 +13,25 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
 {
     private const int Probes = 200;
 
+    private static async Task AllActiveAsync(IGrainFactory grains, int silos)
+    {
+        var deadline = Stopwatch.StartNew();
+        while ((await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Count < silos)
+        {
+            Rule.Require(deadline.Elapsed < TimeSpan.FromMinutes(2), "failover-silos-active", $"Not all {silos} silos became active within 2 minutes.");
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>As infra/cluster.sh: HV_SILO_PORT_BASE, else what 'up' recorded in ports.env, else 11111.</summary>
+    private static int SiloPortBase(string home)
+    {
+        string? recorded = File.Exists(Path.Combine(home, "ports.env"))
+            ? File.ReadLines(Path.Combine(home, "ports.env")).FirstOrDefault(l => l.StartsWith("HV_SILO_PORT_BASE=", StringComparison.Ordinal))?.Split('=')[1]
+            : null;
+        return int.Parse(Environment.GetEnvironmentVariable("HV_SILO_PORT_BASE") is { Length: > 0 } env ? env : recorded ?? "11111");
+    }
+
     public async Task RunAsync(IGrainFactory grains, int kills, int seed, bool json)
     {
         string home = ClusterConnection.HomeDirectory;
@@ -21,13 +40,23 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
         var random = new Random(seed);
         var first = new List<double>();
         var last = new List<double>();
+        int idlePicks = 0;
         for (int k = 0; k < kills; k++)
         {
+            // One failure at a time: a kill while the last restarted silo is still joining is a double
+            // fault (its death needs votes the joiner cannot give yet), which this does not measure.
+            await AllActiveAsync(grains, silos.Length);
             var where = await Task.WhenAll(Enumerable.Range(0, Probes).Select(i => grains.GetGrain<IProbeGrain>(i).Where()));
             int victim = silos[random.Next(silos.Length)];
-            int port = 11111 + victim;
+            int port = SiloPortBase(home) + victim;
             var moved = Enumerable.Range(0, Probes).Where(i => where[i].Contains($":{port}:")).ToList();
-            if (moved.Count == 0) { k--; continue; }
+            if (moved.Count == 0)
+            {
+                Rule.Require(++idlePicks < 20, "failover-ports", $"No probe grain lives on silo port {port}; is HV_SILO_PORT_BASE the cluster's (see {home}/ports.env)?");
+                k--;
+                continue;
+            }
+            idlePicks = 0;
             int pid = int.Parse(File.ReadAllText(Path.Combine(home, $"silo-{victim}.pid")).Trim());
             var clock = Stopwatch.StartNew();
             Process.GetProcessById(pid).Kill();

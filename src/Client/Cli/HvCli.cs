@@ -49,7 +49,12 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             line.RejectUnknownOptions();
             using var host = await ClusterConnection.ConnectAsync(cancellationToken);
             var grains = host.Services.GetRequiredService<IClusterClient>();
-            await command(grains);
+            if (IsLongRunning(line))
+                await command(grains);
+            else
+                await new OperationRetry(RetryWindow, (attempt, e, delay) => error.WriteLine(
+                    $"hv: the cluster did not answer ({e.GetType().Name}: {FirstLine(e.Message)}); retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1})"))
+                    .RunAsync(() => command(grains), cancellationToken);
             return Ok;
         }
         catch (UsageException e)
@@ -72,12 +77,23 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             error.WriteLine($"hv: {e.Message}");
             return Unreachable;
         }
-        catch (Exception e) when (e is TimeoutException or Orleans.Runtime.OrleansException)
+        catch (Exception e) when (OperationRetry.IsTransient(e))
         {
-            error.WriteLine($"hv: the cluster did not answer: {e.Message}");
+            error.WriteLine($"hv: the cluster did not answer within {RetryWindow.TotalSeconds:0} s: {FirstLine(e.Message)}. " +
+                "The outcome is unknown; the command is safe to repeat.");
             return Unreachable;
         }
     }
+
+    /// <summary>How long an operator command keeps retrying a cluster that cannot answer (HV_RETRY_SECONDS, default 30).</summary>
+    private static TimeSpan RetryWindow =>
+        TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("HV_RETRY_SECONDS"), out var s) ? s : 30);
+
+    /// <summary>Benchmarks and fault drills measure failures themselves: running them again is not a retry.</summary>
+    private static bool IsLongRunning(CommandLine line) => (line.Words[0], line.Words.ElementAtOrDefault(1)) is
+        ("backup", "bench") or ("chaos", _) or ("cluster", "failover");
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
     /// <summary>Reads the whole command line before connecting, so a typo fails in milliseconds.</summary>
     private Func<IGrainFactory, Task> Resolve(CommandLine line) => (line.Words[0], line.Words.ElementAtOrDefault(1)) switch

@@ -82,5 +82,6 @@ public interface IBackupCatalogGrain : IGrainWithIntegerKey
     [Alias("Verify")] Task<VerifyResult> Verify(string backupId);
 
     /// <summary>Creates <paramref name="newVmId"/>, stopped, on the source VM's host with its configuration and the backup's disk.</summary>
-    [Alias("Restore")] Task<VmInfo> Restore(string backupId, string newVmId);
+    /// <summary>Restores into a new VM. Repeating it with the same <paramref name="operationId"/> returns the VM it made.</summary>
+    [Alias("Restore")] Task<VmInfo> Restore(string backupId, string newVmId, string operationId);
 }

@@ -48,18 +48,22 @@ public sealed class BackupCatalogGrain(
         return new VerifyResult(backupId, actual == record.Sha256, record.Sha256, actual);
     }
 
-    public async Task<VmInfo> Restore(string backupId, string newVmId)
+    public async Task<VmInfo> Restore(string backupId, string newVmId, string operationId)
     {
+        Rule.Require(!string.IsNullOrWhiteSpace(operationId), "operation-id", "A restore needs an operation id (hv makes one per command).");
         var record = Require(backupId);
         var newVm = GrainFactory.GetGrain<IVmGrain>(newVmId);
-        var source = await GrainFactory.GetGrain<IVmGrain>(record.VmId).GetInfo();
-        // Refuse before writing a byte: the new VM must not exist.
+        // The same restore again (its answer was lost): the VM it made is the answer.
         var exists = await TryGetInfo(newVm);
+        if (exists is not null && await newVm.CreatedBy() == operationId)
+            return exists;
+        // Otherwise refuse before writing a byte: the new VM must not exist.
         Rule.Require(exists is null, "restore-to-new-vm", $"VM {newVmId} exists; a backup restores into a new VM.");
+        var source = await GrainFactory.GetGrain<IVmGrain>(record.VmId).GetInfo();
         var verify = await Verify(backupId);
         Rule.Require(verify.Ok, "backup-verify", $"Backup {backupId} fails verification (expected {verify.Expected}, read {verify.Actual}); not restored.");
         await disks.RestoreAsync(Chain(record), newVmId);
-        return await newVm.CreateRestored(source.Snapshot.HostId, source.Snapshot.Config, record.DiskBytes);
+        return await newVm.CreateRestored(source.Snapshot.HostId, source.Snapshot.Config, record.DiskBytes, operationId);
     }
 
     private static async Task<VmInfo?> TryGetInfo(IVmGrain vm)

@@ -67,11 +67,29 @@ public static class HvSiloBuilderExtensions
         if (hv.Storage == HvStorage.Memory)
         {
             silo.Services.UseOrleansStateSerializer<MemoryGrainStorageOptions>();
-            return silo.AddMemoryGrainStorage(GrainStorage.Name).UseInMemoryReminderService();
+            silo.AddMemoryGrainStorage(GrainStorage.Name).UseInMemoryReminderService();
         }
-        silo.Services.UseOrleansStateSerializer<AzureTableStorageOptions>();
-        return silo.AddAzureTableGrainStorage(GrainStorage.Name, o => o.TableServiceClient = Tables(hv))
-            .UseAzureTableReminderService(o => o.TableServiceClient = Tables(hv));
+        else
+        {
+            silo.Services.UseOrleansStateSerializer<AzureTableStorageOptions>();
+            silo.AddAzureTableGrainStorage(GrainStorage.Name, o => o.TableServiceClient = Tables(hv))
+                .UseAzureTableReminderService(o => o.TableServiceClient = Tables(hv));
+        }
+        if (hv.AuditDirectory.Length > 0)
+            silo.Services.AuditGrainStorage(GrainStorage.Name, hv.AuditDirectory);
+        return silo;
+    }
+
+    /// <summary>Puts <see cref="AuditedGrainStorage"/> around the named grain storage the provider registered.</summary>
+    private static void AuditGrainStorage(this IServiceCollection services, string name, string directory)
+    {
+        var provider = services.Last(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, name));
+        var create = provider.KeyedImplementationFactory
+            ?? throw new InvalidOperationException($"Grain storage '{name}' is not registered by a factory; it cannot be audited.");
+        services.Remove(provider);
+        services.AddSingleton(_ => new StateAuditLog(directory));
+        services.AddKeyedSingleton<IGrainStorage>(name, (sp, key) =>
+            new AuditedGrainStorage((IGrainStorage)create(sp, key), sp.GetRequiredService<StateAuditLog>()));
     }
 
     /// <summary>

@@ -26,6 +26,11 @@ public sealed class HvSiloOptions
     /// ORLEANS_CLUSTER_ID, ORLEANS_SERVICE_ID), and a watch on the silo pods. See infra/k8s.
     /// </summary>
     public bool Kubernetes { get; set; }
+    /// <summary>
+    /// When set, every grain-state write is recorded here (JSON lines, one file per silo) for the chaos
+    /// checker: invariants at every persisted state, no write accepted over a newer one. Off in production.
+    /// </summary>
+    public string AuditDirectory { get; set; } = "";
     /// <summary>Membership probing: how quickly a dead silo is declared dead and its grains move.</summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
     public int NumMissedProbesLimit { get; set; } = 2;

@@ -31,5 +31,9 @@ public sealed class ChaosTests(ITestOutputHelper log)
         Assert.True(kills >= 5, $"only {kills} SIGKILLs:\n{output}");
         Assert.Contains("1 Azurite pauses", output);
         Assert.Matches(new Regex(@"\d+ backup jobs \((\d+) verified\)"), output);
+        // The checker saw every persisted state (not only the last), and no live silo was voted dead.
+        var audit = Regex.Match(output, @"(\d+) audited writes of (\d+) grains \((\d+) host states checked");
+        Assert.True(audit.Success && int.Parse(audit.Groups[3].Value) > 100, $"no state audit:\n{output}");
+        Assert.Contains(", 0 false evictions", output);
     }
 }

@@ -65,8 +65,16 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         Assert.Equal(Expected(A, B, C), await Vm(vm).DiskSha256());
         Assert.True((await Catalog.Verify(done.BackupId)).Ok);
         string restored = $"fs-restored-{_run}";
-        await Catalog.Restore(done.BackupId, restored);
+        var first = await Catalog.Restore(done.BackupId, restored, "op-1");
         Assert.Equal(Expected(A), await Vm(restored).DiskSha256());
+        // The same restore again (an answer lost to a dead silo) is answered with the VM it made ...
+        await Vm(restored).WriteDisk(C);
+        await Vm(restored).FlushDisk();
+        Assert.Equal(first.Snapshot.Config, (await Catalog.Restore(done.BackupId, restored, "op-1")).Snapshot.Config);
+        Assert.Equal("op-1", await Vm(restored).CreatedBy());
+        // ... and writes nothing over it; another restore onto it is refused.
+        Assert.NotEqual(Expected(A), await Vm(restored).DiskSha256());
+        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, restored, "op-2"))).Rule);
         var disk = await Vm(vm).GetDisk();
         Assert.Equal((false, false, (string?)null), (disk.Frozen, disk.Checkpointed, disk.BackupJob));
         Assert.Equal(0, await SnapshotsLeftAsync());
@@ -100,8 +108,8 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         Assert.Equal(BackupSteps.BlockBytes, incremental.BytesCopied);     // B touches one 4 MiB block
         Assert.Equal(Expected(A, B), incremental.Sha256);
 
-        await Catalog.Restore(incremental.BackupId, $"incr-chain-{_run}");
-        await Catalog.Restore(full.BackupId, $"incr-full-{_run}");
+        await Catalog.Restore(incremental.BackupId, $"incr-chain-{_run}", "op-chain");
+        await Catalog.Restore(full.BackupId, $"incr-full-{_run}", "op-full");
         Assert.Equal(await Vm(vm).DiskSha256(), await Vm($"incr-chain-{_run}").DiskSha256());
         Assert.Equal(Expected(A), await Vm($"incr-full-{_run}").DiskSha256());
     }
@@ -133,7 +141,7 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
 
         await Vm(vm).WriteDisk(A);
         var done = (await WaitAsync(await StartAsync(false, vm))).Vms[0];
-        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, busy))).Rule);
+        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, busy, "op-busy"))).Rule);
 
         // Corrupt one byte of the backup media: verification fails and restore refuses.
         var blob = new BlobServiceClient(fixture.ConnectionString).GetBlobContainerClient("hv-backups")
@@ -144,7 +152,7 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         await client.UploadAsync(new BinaryData(bytes), overwrite: true);
         var verify = await Catalog.Verify(done.BackupId);
         Assert.False(verify.Ok);
-        Assert.Equal("backup-verify", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, $"never-{_run}"))).Rule);
+        Assert.Equal("backup-verify", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, $"never-{_run}", "op-never"))).Rule);
         Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Vm($"never-{_run}").GetInfo())).Rule);
     }
 }

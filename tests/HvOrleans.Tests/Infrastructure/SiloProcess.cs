@@ -54,6 +54,9 @@ public sealed class SiloProcess : IAsyncDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>SIGSTOP: the process holds its sockets open but answers nothing, as a hung server does.</summary>
+    public void Freeze() => Process.Start("kill", ["-STOP", $"{_process.Id}"])!.WaitForExit();
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited) Kill();

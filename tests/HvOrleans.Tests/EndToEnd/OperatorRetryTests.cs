@@ -1,0 +1,52 @@
+using HvOrleans.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace HvOrleans.Tests.EndToEnd;
+
+/// <summary>The operator's hv keeps working while silos die under it: its commands are retried and safe to repeat.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class OperatorRetryTests(AzuriteFixture azurite, ITestOutputHelper log)
+{
+    [Fact]
+    public async Task Hv_commands_issued_while_a_silo_hangs_and_dies_succeed_and_apply_once()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var hv = new HvConsole(cluster);
+        var ports = new[] { (cluster.SiloPort, cluster.GatewayPort), (Repo.FreePort(), Repo.FreePort()) };
+        var silos = new SiloProcess[2];
+        for (int i = 0; i < 2; i++) silos[i] = await SiloProcess.StartAsync(cluster, null, ports[i].Item1, ports[i].Item2);
+        try
+        {
+            await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
+            await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "8192");
+            await hv.OkAsync("vm", "start", "vm1");
+            int retried = 0;
+            // Each round: a silo hangs (SIGSTOP) just before or while an hv command runs, and is then killed
+            // and replaced; the command must succeed, once, whichever silo held its grain or gateway.
+            int[] freezeAfterMs = [0, 500, 900, 0];
+            for (int round = 0; round < freezeAfterMs.Length; round++)
+            {
+                int victim = round % 2, demandMb = 2000 + 500 * round;
+                var command = hv.RunAsync("vm", "demand", "vm1", "--mb", $"{demandMb}");
+                await Task.Delay(freezeAfterMs[round]);
+                silos[victim].Freeze();
+                var (code, _, stderr) = await command;
+                Assert.True(code == 0, $"round {round}: hv exited {code}: {stderr}");
+                retried += stderr.Split('\n').Count(l => l.Contains("retrying", StringComparison.Ordinal));
+                log.WriteLine($"round {round}: silo {victim} frozen after {freezeAfterMs[round]} ms; {stderr.Trim()}");
+
+                silos[victim].Kill();
+                await silos[victim].DisposeAsync();
+                silos[victim] = await SiloProcess.StartAsync(cluster, null, ports[victim].Item1, ports[victim].Item2);
+                await Eventually.WaitForAsync(async () => (await hv.JsonAsync("cluster", "show")).EnumerateArray()
+                    .Count(s => s.GetProperty("status").GetString() == "Active"), active => active == 2, "both silos active", seconds: 60);
+                Assert.Equal(demandMb, (await hv.JsonAsync("vm", "show", "vm1")).GetProperty("demandMb").GetInt32());
+            }
+            log.WriteLine($"{retried} retries over {freezeAfterMs.Length} rounds");
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
+}
