@@ -31,8 +31,12 @@ public sealed class HvSiloOptions
     /// checker: invariants at every persisted state, no write accepted over a newer one. Off in production.
     /// </summary>
     public string AuditDirectory { get; set; } = "";
-    /// <summary>Membership probing: how quickly a dead silo is declared dead and its grains move.</summary>
-    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Membership probing: how quickly a dead silo is declared dead and its grains move. Measured
+    /// (docs/RELIABILITY.md, 25 SIGKILLs each): 0.5 s → moved grains answer p99 1.3 s; 1 s → p99 2.0 s;
+    /// no false eviction in either, nor under the chaos workload at 0.5 s.
+    /// </summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
     public int NumMissedProbesLimit { get; set; } = 2;
     public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }
