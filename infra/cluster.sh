@@ -139,5 +139,5 @@ case "${1:-}" in
   status) cmd_status ;;
   kill) kill -KILL "$(pid_of "silo-$2")" && rm -f "$HV_HOME/silo-$2.pid" && hv_log "silo $2 killed (SIGKILL)" ;;
   restart) stop_pid "silo-$2"; start_silo "$2"; wait_for_cluster ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

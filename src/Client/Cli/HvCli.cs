@@ -19,7 +19,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv vm show <vm> [--json]
           hv balance <host> [--json]
           hv cluster show [--json]                    the silos in the membership table and their status
-        """ + BackupCommands.Help + SimCommand.Help + TlsCommand.Help + """
+        """ + "\n" + BackupCommands.Help + "\n" + SimCommand.Help + "\n" + TlsCommand.Help + "\n" + """
 
         Sizes are in MB. The cluster is found through $HV_HOME/cluster.json (default ~/.hvorleans),
         written by 'infra/cluster.sh up'; Hv__* environment variables override it.
@@ -32,7 +32,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             var line = new CommandLine(args);
             if (line.Words.Count == 0 || line.Flag("help") || line.Words[0] == "help")
             {
-                output.Write(Help);
+                output.WriteLine(Help);
                 return line.Words.Count == 0 && !line.Flag("help") ? Usage : Ok;
             }
             if (line.Words[0] == "sim")

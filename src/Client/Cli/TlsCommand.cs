@@ -11,7 +11,6 @@ namespace HvOrleans.Client.Cli;
 public sealed class TlsCommand(TextWriter output)
 {
     public const string Help = """
-
           hv tls init [--dir D] [--days N] [--force]
                                   a CA and silo/client certificates for mutual TLS (default D: $HV_HOME/tls)
         """;
