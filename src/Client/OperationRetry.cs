@@ -10,9 +10,11 @@ namespace HvOrleans.Client;
 /// operations that are safe to repeat go through here — every hv operator command is, by design
 /// (absolute settings, declarative creates, fixed job ids, operation ids for restores).
 /// </summary>
-public sealed class OperationRetry(TimeSpan window, Action<int, Exception, TimeSpan>? onRetry = null)
+public sealed class OperationRetry(TimeSpan window, Action<int, Exception, TimeSpan>? onRetry = null,
+    Func<Exception, bool>? isRetryable = null, TimeSpan? firstDelay = null, TimeSpan? maxDelay = null)
 {
-    private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(2);
+    private readonly Func<Exception, bool> _isRetryable = isRetryable ?? IsTransient;
+    private readonly TimeSpan _firstDelay = firstDelay ?? TimeSpan.FromMilliseconds(200), _maxDelay = maxDelay ?? TimeSpan.FromSeconds(2);
 
     public int Retries { get; private set; }
 
@@ -32,19 +34,19 @@ public sealed class OperationRetry(TimeSpan window, Action<int, Exception, TimeS
     public async Task<T> RunAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        var delay = FirstDelay;
+        var delay = _firstDelay;
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 return await call();
             }
-            catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested && clock.Elapsed + delay < window)
+            catch (Exception e) when (_isRetryable(e) && !cancellationToken.IsCancellationRequested && clock.Elapsed + delay < window)
             {
                 Retries++;
                 onRetry?.Invoke(attempt, e, delay);
                 await Task.Delay(delay, cancellationToken);
-                delay = TimeSpan.FromTicks(Math.Min(MaxDelay.Ticks, delay.Ticks * 2));
+                delay = TimeSpan.FromTicks(Math.Min(_maxDelay.Ticks, delay.Ticks * 2));
             }
         }
     }

@@ -117,25 +117,23 @@ public sealed class ChaosWorkload(TextWriter output, TextWriter error)
         return violations.Count == 0;
     }
 
-    /// <summary>Until acknowledged: each call is bounded, and a failed one is simply made again (the operations are idempotent).</summary>
+    /// <summary>
+    /// Until acknowledged: each call is bounded, and a failed one is simply made again every 100 ms
+    /// (the operations are idempotent). Anything but a rule's refusal is retried: the run is there to
+    /// find what the cluster fails to answer, and the check afterwards judges what it did.
+    /// </summary>
     private async Task<T> Retry<T>(Func<Task<T>> call)
     {
         Stopwatch? outage = null;
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                var result = await call().WaitAsync(CallBound);
-                Interlocked.Increment(ref _operations);
-                if (outage is not null) lock (_outagesMs) _outagesMs.Add(outage.Elapsed.TotalMilliseconds);
-                return result;
-            }
-            catch (Exception e) when (e is not HvRuleException && attempt < 600)
+        var retry = new OperationRetry(TimeSpan.FromMinutes(10), (_, _, _) =>
             {
                 outage ??= Stopwatch.StartNew();
                 Interlocked.Increment(ref _retries);
-                await Task.Delay(100);
-            }
-        }
+            },
+            isRetryable: e => e is not HvRuleException, firstDelay: TimeSpan.FromMilliseconds(100), maxDelay: TimeSpan.FromMilliseconds(100));
+        var result = await retry.RunAsync(() => call().WaitAsync(CallBound));
+        Interlocked.Increment(ref _operations);
+        if (outage is not null) lock (_outagesMs) _outagesMs.Add(outage.Elapsed.TotalMilliseconds);
+        return result;
     }
 }
