@@ -30,9 +30,11 @@ dotnet "$HV_BIN_CLIENT" chaos run --minutes "$minutes" --seed "$seed" > "$HV_HOM
 workload=$!
 kills=0 pauses=0 paused_once=0
 end=$((SECONDS + ${minutes%.*} * 60))
-sleep 5
+# A fault every $every seconds on a fixed schedule: the time a restart takes does not stretch it.
+next=$((SECONDS + 5 + every))
 while kill -0 $workload 2>/dev/null && [ $SECONDS -lt $end ]; do
-  sleep "$every"
+  [ $next -le $SECONDS ] || sleep $((next - SECONDS))
+  next=$((next + every))
   kill -0 $workload 2>/dev/null || break
   if [ $paused_once -eq 0 ] && [ $kills -ge 2 ]; then
     hv_log "nemesis: pausing Azurite for 5 s (SIGSTOP)"
