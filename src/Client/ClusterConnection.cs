@@ -45,6 +45,7 @@ public static class ClusterConnection
     {
         var configuration = Configuration();
         var hv = configuration.GetSection("Hv");
+        var tls = configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() ?? new HvTlsOptions();
         // A gateway that hangs (its silo frozen, not yet voted dead) can stall a client's start: start
         // afresh after a few seconds, by when the membership table names that silo dead and hv skips it.
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -58,7 +59,7 @@ public static class ClusterConnection
             builder.Logging.AddProvider(lastError);
             try
             {
-                Configure(builder, configuration);
+                Configure(builder, hv, tls);
             }
             catch (InvalidOperationException e)
             {
@@ -84,14 +85,13 @@ public static class ClusterConnection
         string why = failure is null or OperationCanceledException ? $"no silo answered within {ConnectTimeout.TotalSeconds:0} s" : failure.GetBaseException().Message;
         if (lastError.Message is { } refused)
             why += $"; last connection error: {refused.TrimEnd('.')}";
-        if (configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() is { Enabled: true, CertificatePath.Length: 0 })
+        if (tls is { Enabled: true, CertificatePath.Length: 0 })
             why += " (TLS is on but this client has no certificate: set Hv:Tls:CertificatePath and Hv:Tls:KeyPath)";
         throw new ClusterUnreachableException($"No cluster reachable ({hv["Storage"] ?? "Azure"}, cluster '{hv["ClusterId"] ?? "hv-local"}'): {why}. Is it up? (infra/cluster.sh status)");
     }
 
-    private static void Configure(HostApplicationBuilder builder, IConfiguration configuration)
+    private static void Configure(HostApplicationBuilder builder, IConfigurationSection hv, HvTlsOptions tls)
     {
-        var hv = configuration.GetSection("Hv");
         string storage = hv["Storage"] ?? "Azure";
         string clusterId = hv["ClusterId"] ?? "hv-local";
         string serviceId = hv["ServiceId"] ?? "hvorleans";
@@ -104,7 +104,6 @@ public static class ClusterConnection
             // (default 30 s) so that hv's retry goes round it. Every hv call is short (a restore of a
             // 64 MB disk takes ~3 s); HV_RESPONSE_TIMEOUT_SECONDS for more.
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = ResponseTimeout);
-            var tls = configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() ?? new HvTlsOptions();
             if (tls.Enabled)
                 client.UseHvTls(tls);
             if (storage.Equals("Memory", StringComparison.OrdinalIgnoreCase))

@@ -34,10 +34,8 @@ public static class HvTls
         var (certificate, ca) = Load(tls, certificateRequired: true);
         return silo.UseTls(certificate!, options =>
         {
-            options.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            TrustOnly(options, ca, tls.ServerName);
             options.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
-            options.RemoteCertificateValidation = (remote, _, errors) => IsTrusted(remote, errors, ca);
-            options.OnAuthenticateAsClient = (_, ssl) => ssl.TargetHost = tls.ServerName;
         });
     }
 
@@ -48,11 +46,17 @@ public static class HvTls
         return client.UseTls(options =>
         {
             options.LocalCertificate = certificate;
-            options.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            TrustOnly(options, ca, tls.ServerName);
             options.ClientCertificateMode = certificate is null ? RemoteCertificateMode.NoCertificate : RemoteCertificateMode.RequireCertificate;
-            options.RemoteCertificateValidation = (remote, _, errors) => IsTrusted(remote, errors, ca);
-            options.OnAuthenticateAsClient = (_, ssl) => ssl.TargetHost = tls.ServerName;
         });
+    }
+
+    /// <summary>Both sides: the remote end must present a certificate of our CA, and a silo must carry the silos' name.</summary>
+    private static void TrustOnly(TlsOptions options, X509Certificate2 ca, string serverName)
+    {
+        options.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+        options.RemoteCertificateValidation = (remote, _, errors) => IsTrusted(remote, errors, ca);
+        options.OnAuthenticateAsClient = (_, ssl) => ssl.TargetHost = serverName;
     }
 
     /// <summary>
