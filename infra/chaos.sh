@@ -9,7 +9,10 @@ source "$(dirname "$0")/lib.sh"
 silos=3 minutes=2 seed=1 every=15
 while [ $# -gt 0 ]; do
   case "$1" in
-    --silos) silos=$2; shift 2 ;; --minutes) minutes=$2; shift 2 ;; --seed) seed=$2; shift 2 ;; --kill-every) every=$2; shift 2 ;;
+    --silos) hv_require_int --silos "${2:-}" 2 9; silos=$2; shift 2 ;;
+    --minutes) hv_require_int --minutes "${2:-}" 1 600; minutes=$2; shift 2 ;;
+    --seed) hv_require_int --seed "${2:-}" 0 2147483647; seed=$2; shift 2 ;;
+    --kill-every) hv_require_int --kill-every "${2:-}" 5 3600; every=$2; shift 2 ;;
     *) hv_log "unknown option $1"; exit 2 ;;
   esac
 done
@@ -23,13 +26,14 @@ cluster() { "$HV_ROOT/infra/cluster.sh" "$@"; }
 cleanup() { kill -CONT "$(cat "$HV_HOME/azurite.pid" 2>/dev/null)" 2>/dev/null || true; cluster down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 hv_ensure_node_modules
-[ -f "$HV_BIN_SILO" ] || hv_build
+hv_ensure_packages jq:jq
+hv_build_if_stale
 cluster up --fresh --silos "$silos" >&2
 
-dotnet "$HV_BIN_CLIENT" chaos run --minutes "$minutes" --seed "$seed" > "$HV_HOME/summary.txt" &
+dotnet "$HV_BIN_DRILL" chaos run --minutes "$minutes" --seed "$seed" --audit "$Hv__AuditDirectory" > "$HV_HOME/summary.txt" &
 workload=$!
 kills=0 pauses=0 paused_once=0
-end=$((SECONDS + ${minutes%.*} * 60))
+end=$((SECONDS + minutes * 60))
 # A fault every $every seconds on a fixed schedule: the time a restart takes does not stretch it.
 next=$((SECONDS + 5 + every))
 while kill -0 $workload 2>/dev/null && [ $SECONDS -lt $end ]; do
@@ -51,7 +55,7 @@ while kill -0 $workload 2>/dev/null && [ $SECONDS -lt $end ]; do
 done
 rc=0; wait $workload || rc=$?
 # A silo entry is Dead in the membership table for each SIGKILL; any more is a live silo evicted.
-dead=$(dotnet "$HV_BIN_CLIENT" cluster show --json | grep -c '"status": "Dead"' || true)
+dead=$(dotnet "$HV_BIN_CLIENT" cluster show --json | jq '[.[] | select(.status == "Dead")] | length')
 printf 'nemesis: %d SIGKILLs, %d Azurite pauses; membership: %d dead silo entries, %d false evictions\n' \
   "$kills" "$pauses" "$dead" "$((dead > kills ? dead - kills : 0))"
 [ "$dead" -le "$kills" ] || rc=1

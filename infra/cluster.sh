@@ -11,14 +11,17 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 HV_HOME="${HV_HOME:-$HOME/.hvorleans}"
-# Ports: the environment's HV_*_PORT_BASE, else what 'up' recorded in $HV_HOME/ports.env, else defaults.
-if [ -f "$HV_HOME/ports.env" ]; then
-  # shellcheck disable=SC1091
-  eval "$(sed -E 's/^([A-Z_]+)=(.*)$/\1="${\1:-\2}"/' "$HV_HOME/ports.env")"
-fi
-PORT_BASE="${HV_AZURITE_PORT_BASE:-10100}"
+# Ports: the environment's HV_*_PORT_BASE, else what 'up' recorded in $HV_HOME/ports.env (read, never
+# evaluated), else defaults.
+port_setting() { # name default
+  local value="${!1:-$(hv_read_setting "$HV_HOME/ports.env" "$1")}"
+  value="${value:-$2}"
+  hv_require_int "$1" "$value" 1024 65000
+  printf '%s' "$value"
+}
+PORT_BASE="$(port_setting HV_AZURITE_PORT_BASE 10100)"
 BLOB=$PORT_BASE QUEUE=$((PORT_BASE + 1)) TABLE=$((PORT_BASE + 2))
-SILO_PORT_BASE="${HV_SILO_PORT_BASE:-11111}" GATEWAY_PORT_BASE="${HV_GATEWAY_PORT_BASE:-30000}"
+SILO_PORT_BASE="$(port_setting HV_SILO_PORT_BASE 11111)" GATEWAY_PORT_BASE="$(port_setting HV_GATEWAY_PORT_BASE 30000)"
 CONN="$(hv_connection_string $BLOB $QUEUE $TABLE)"
 
 pid_of() { cat "$HV_HOME/$1.pid" 2>/dev/null || true; }
@@ -60,11 +63,11 @@ tls_env() { # silo|client command... — execs the command with that party's TLS
 }
 
 write_client_config() {
-  local tls=""
-  tls_on && tls=", \"Tls\": { \"CaPath\": \"$TLS_DIR/ca.crt\", \"CertificatePath\": \"$TLS_DIR/client.crt\", \"KeyPath\": \"$TLS_DIR/client.key\" }"
-  cat > "$HV_HOME/cluster.json" <<JSON
-{ "Hv": { "Storage": "Azure", "ClusterId": "hv-local", "ServiceId": "hvorleans", "ConnectionString": "$CONN"$tls } }
-JSON
+  # Built by jq, so that any path or key is quoted correctly.
+  jq -n --arg conn "$CONN" --arg tls "$TLS_DIR" --argjson on "$(tls_on && echo true || echo false)" '
+    { Hv: ({ Storage: "Azure", ClusterId: "hv-local", ServiceId: "hvorleans", ConnectionString: $conn }
+      + (if $on then { Tls: { CaPath: "\($tls)/ca.crt", CertificatePath: "\($tls)/client.crt", KeyPath: "\($tls)/client.key" } } else {} end)) }' \
+    > "$HV_HOME/cluster.json"
 }
 
 wait_for_cluster() {
@@ -101,7 +104,7 @@ cmd_up() {
   local silos=1 fresh=0 tls=0
   while [ $# -gt 0 ]; do
     case "$1" in
-      --silos) silos="$2"; shift 2 ;;
+      --silos) hv_require_int --silos "${2:-}" 1 20; silos="$2"; shift 2 ;;
       --fresh) fresh=1; shift ;;
       --tls) tls=1; shift ;;
       *) hv_log "unknown option $1"; exit 2 ;;
@@ -109,7 +112,7 @@ cmd_up() {
   done
   mkdir -p "$HV_HOME"
   if [ $fresh -eq 1 ]; then cmd_down; rm -rf "$HV_HOME/azurite"; fi
-  [ -f "$HV_BIN_SILO" ] && [ -f "$HV_BIN_CLIENT" ] || hv_build
+  hv_build_if_stale
   if [ $tls -eq 1 ]; then
     [ -f "$TLS_DIR/ca.crt" ] || dotnet "$HV_BIN_CLIENT" tls init --dir "$TLS_DIR" >&2
     touch "$HV_HOME/tls.on"
@@ -133,11 +136,22 @@ cmd_status() {
   done
 }
 
+# A silo index that 'up' started.
+silo_index() { # value
+  hv_require_int "silo index" "${1:-}" 0 19
+  [ -f "$HV_HOME/silo-$1.pid" ] || [ -f "$HV_HOME/silo-$1.log" ] ||
+    { hv_log "no silo $1 in $HV_HOME (infra/cluster.sh status lists them)"; exit 2; }
+}
+
+usage() { sed -n '2,10p' "$0"; exit 2; }
+hv_ensure_packages jq:jq
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
-  down) cmd_down ;;
-  status) cmd_status ;;
-  kill) kill -KILL "$(pid_of "silo-$2")" && rm -f "$HV_HOME/silo-$2.pid" && hv_log "silo $2 killed (SIGKILL)" ;;
-  restart) stop_pid "silo-$2"; start_silo "$2"; wait_for_cluster ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  down) [ $# -eq 1 ] || usage; cmd_down ;;
+  status) [ $# -eq 1 ] || usage; cmd_status ;;
+  kill) [ $# -eq 2 ] || usage; silo_index "$2"
+        hv_alive "$(pid_of "silo-$2")" || { hv_log "silo $2 is not running"; exit 1; }
+        kill -KILL "$(pid_of "silo-$2")" && rm -f "$HV_HOME/silo-$2.pid" && hv_log "silo $2 killed (SIGKILL)" ;;
+  restart) [ $# -eq 2 ] || usage; silo_index "$2"; stop_pid "silo-$2"; start_silo "$2"; wait_for_cluster ;;
+  *) usage ;;
 esac

@@ -5,7 +5,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 hv_ensure_node_modules
-hv_build
+hv_ensure_packages jq:jq
+hv_build_if_stale
 "$HV_ROOT/infra/cluster.sh" up
 hv() { dotnet "$HV_BIN_CLIENT" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -34,10 +35,10 @@ hv host show demo-host
 step "5. Live backup: the guest writes 1 MB (still in its buffer), the VM is backed up while it runs"
 run=$(date +%s)
 hv disk write demo-vm --offset 0 --length 1048576 --seed "$run"
-job=$(hv backup start demo-vm --json | grep -o '"jobId": "[^"]*"' | cut -d'"' -f4)
+job=$(hv backup start demo-vm --json | jq -r .jobId)
 hv backup show "$job" --wait 120
 step "6. Verify the backup and restore it into a new VM: the same bytes"
-backup="$job-demo-vm"
+backup=$(hv backup show "$job" --json | jq -r '.vms[0].backupId')
 hv backup verify "$backup"
 hv backup restore "$backup" --to "demo-restored-$run"
 hv disk checksum demo-vm

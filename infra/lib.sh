@@ -3,6 +3,8 @@ HV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HV_CONFIGURATION="${HV_CONFIGURATION:-Release}"
 HV_BIN_SILO="$HV_ROOT/src/Silo/bin/$HV_CONFIGURATION/net10.0/HvOrleans.Silo.dll"
 HV_BIN_CLIENT="$HV_ROOT/src/Client/bin/$HV_CONFIGURATION/net10.0/hv.dll"
+HV_BIN_SIM="$HV_ROOT/src/Simulator/bin/$HV_CONFIGURATION/net10.0/hv-sim.dll"
+HV_BIN_DRILL="$HV_ROOT/src/Tools/bin/$HV_CONFIGURATION/net10.0/hv-drill.dll"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Azurite's published development key: the only key this repository holds.
@@ -22,6 +24,40 @@ hv_ensure_node_modules() {
 hv_build() {
   hv_log "building ($HV_CONFIGURATION)…"
   dotnet build "$HV_ROOT/HvOrleans.sln" -c "$HV_CONFIGURATION" --nologo -v quiet -clp:ErrorsOnly >&2
+}
+
+# Builds when a program is missing or any source is newer than it, so a script never runs a stale
+# binary after an edit (a no-op build still costs seconds; this check costs milliseconds).
+hv_build_if_stale() {
+  local bin
+  for bin in "$HV_BIN_SILO" "$HV_BIN_CLIENT" "$HV_BIN_SIM" "$HV_BIN_DRILL"; do
+    [ -f "$bin" ] || { hv_build; return; }
+  done
+  if [ -n "$(find "$HV_ROOT/src" "$HV_ROOT/Directory.Build.props" "$HV_ROOT/Directory.Packages.props" \
+        \( -path '*/bin' -o -path '*/obj' \) -prune -o -type f -newer "$HV_BIN_CLIENT" -print -quit)" ]; then
+    hv_build
+  fi
+}
+
+# Debian packages the scripts use; installed when missing (root, as on a fresh machine).
+hv_ensure_packages() { # command:package ...
+  local missing=() pair
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || { hv_log "missing: ${missing[*]}; install them (apt-get install ${missing[*]})"; return 1; }
+  hv_log "installing ${missing[*]} (apt-get)…"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >&2
+}
+
+# A whole number within bounds, or exit 2 naming the option.
+hv_require_int() { # name value min max
+  [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || { hv_log "$1 must be a whole number from $3 to $4; got '$2'"; exit 2; }
+}
+
+# Reads KEY=VALUE lines (no shell evaluation); prints the value of KEY, or nothing.
+hv_read_setting() { # file key
+  [ -f "$1" ] || return 0
+  sed -n "s/^$2=\([0-9A-Za-z._\/-]*\)\$/\1/p" "$1" | tail -n 1
 }
 
 hv_connection_string() { # blob queue table ports

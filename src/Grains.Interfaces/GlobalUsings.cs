@@ -1,2 +1,4 @@
+global using HvOrleans.Backup;
+global using HvOrleans.Memory;
 global using Orleans;
 global using Orleans.Concurrency;

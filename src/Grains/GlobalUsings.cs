@@ -2,3 +2,4 @@ global using HvOrleans.Memory;
 global using Microsoft.Extensions.Logging;
 global using Orleans;
 global using Orleans.Runtime;
+global using HvOrleans.Backup;

@@ -5,7 +5,7 @@ namespace HvOrleans.Client.Cli;
 /// <summary>The <c>hv</c> operator console. Exit codes: 0 ok, 1 refused by a rule, 2 usage, 3 no cluster.</summary>
 public sealed class HvCli(TextWriter output, TextWriter error)
 {
-    public const int Ok = 0, Refused = 1, Usage = 2, Unreachable = 3;
+    private const int Ok = ExitCodes.Ok, Refused = ExitCodes.Refused, Usage = ExitCodes.Usage, Unreachable = ExitCodes.Unreachable;
 
     public const string Help = """
         hv — HvOrleans operator console
@@ -19,14 +19,20 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv vm show <vm> [--json]
           hv balance <host> [--json]
           hv cluster show [--json]                    the silos in the membership table and their status
-        """ + "\n" + BackupCommands.Help + "\n" + SimCommand.Help + "\n" + TlsCommand.Help + "\n" + """
+        """ + "\n" + BackupCommands.Help + "\n" + TlsCommand.Help + "\n" + """
+          hv sim run …                                the fleet simulator (hv-sim; 'hv sim run --help')
+          hv chaos run [--minutes M] [--seed S] [--audit DIR] [--json]      the chaos workload (infra/chaos.sh)
+          hv cluster failover [--kills K] [--seed S] [--json]  SIGKILL random silos of the local cluster, time failover
+          hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
+                                  (the last three are hv-drill's)
 
         Sizes are in MB. The cluster is found through $HV_HOME/cluster.json (default ~/.hvorleans),
-        written by 'infra/cluster.sh up'; Hv__* environment variables override it.
+        written by 'infra/cluster.sh up'; Hv__* environment variables override it (e.g. Hv__Client__RetryWindow=00:01:00).
         """;
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
+        var retryWindow = new HvClientOptions().RetryWindow;
         try
         {
             var line = new CommandLine(args);
@@ -35,11 +41,8 @@ public sealed class HvCli(TextWriter output, TextWriter error)
                 output.WriteLine(Help);
                 return line.Words.Count == 0 && !line.Flag("help") ? Usage : Ok;
             }
-            if (line.Words[0] == "sim")
-            {
-                await new SimCommand(output, error).RunAsync(line);
-                return Ok;
-            }
+            if (ExternalCommand.For(line.Words) is { } external)
+                return await ExternalCommand.RunAsync(external, args, cancellationToken);
             if (line.Words[0] == "tls")
             {
                 new TlsCommand(output).Run(line);
@@ -47,14 +50,13 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             }
             var command = new BackupCommands(output).Resolve(line) ?? Resolve(line);
             line.RejectUnknownOptions();
-            using var host = await ClusterConnection.ConnectAsync(cancellationToken);
+            var options = ClusterConnection.Load();
+            retryWindow = options.Client.RetryWindow;
+            using var host = await ClusterConnection.ConnectAsync(options, cancellationToken);
             var grains = host.Services.GetRequiredService<IClusterClient>();
-            if (IsLongRunning(line))
-                await command(grains);
-            else
-                await new OperationRetry(RetryWindow, (attempt, e, delay) => error.WriteLine(
+            await new OperationRetry(retryWindow, (attempt, e, delay) => error.WriteLine(
                     $"hv: the cluster did not answer ({e.GetType().Name}: {FirstLine(e.Message)}); retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1})"))
-                    .RunAsync(() => command(grains), cancellationToken);
+                .RunAsync(() => command(grains), cancellationToken);
             return Ok;
         }
         catch (UsageException e)
@@ -79,19 +81,11 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         }
         catch (Exception e) when (OperationRetry.IsTransient(e))
         {
-            error.WriteLine($"hv: the cluster did not answer within {RetryWindow.TotalSeconds:0} s: {FirstLine(e.Message)}. " +
+            error.WriteLine($"hv: the cluster did not answer within {retryWindow.TotalSeconds:0} s: {FirstLine(e.Message)}. " +
                 "The outcome is unknown; the command is safe to repeat.");
             return Unreachable;
         }
     }
-
-    /// <summary>How long an operator command keeps retrying a cluster that cannot answer (HV_RETRY_SECONDS, default 30).</summary>
-    private static TimeSpan RetryWindow =>
-        TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("HV_RETRY_SECONDS"), out var s) ? s : 30);
-
-    /// <summary>Benchmarks and fault drills measure failures themselves: running them again is not a retry.</summary>
-    private static bool IsLongRunning(CommandLine line) => (line.Words[0], line.Words.ElementAtOrDefault(1)) is
-        ("backup", "bench") or ("chaos", _) or ("cluster", "failover");
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
@@ -126,7 +120,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         bool running = agent switch { "on" => true, "off" => false, _ => throw new UsageException($"--guest-agent is on or off; got '{agent}'.") };
         return async grains =>
         {
-            var d = await grains.GetGrain<IVmGrain>(vmId).SetGuestAgent(running);
+            var d = await grains.GetGrain<IGuestDiskGrain>(vmId).SetGuestAgent(running);
             output.Write($"VM {vmId}: guest agent {(d.GuestAgent ? "on" : "off")}\n");
         };
     }
@@ -152,7 +146,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
     {
         await grains.GetGrain<IHostGrain>(hostId).GetInfo();
         var report = await grains.GetGrain<IHostBalancerGrain>(hostId).BalanceNow();
-        output.Write(json ? JsonViews.Serialize(JsonViews.Of(report)) + "\n" : TextViews.Balance(report));
+        output.Write(json ? JsonOutput.Serialize(BalanceJson.Of(report)) + "\n" : TextViews.Balance(report));
     };
 
     private Func<IGrainFactory, Task> ClusterShow(bool json) => async grains =>
@@ -161,10 +155,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             .OrderBy(e => e.Status != SiloStatus.Active).ThenByDescending(e => e.StartTime).ToList();
         if (json)
         {
-            output.Write(JsonViews.Serialize(silos.Select(e => new
-            {
-                silo = e.SiloAddress.ToParsableString(), name = e.SiloName, status = e.Status.ToString(), startTime = e.StartTime,
-            })) + "\n");
+            output.Write(JsonOutput.Serialize(silos.Select(e => new SiloJson(e.SiloAddress.ToParsableString(), e.SiloName, e.Status.ToString(), e.StartTime)).ToList()) + "\n");
             return;
         }
         output.Write($"{"silo",-30} {"name",-24} {"status",-10} started (UTC)\n");
@@ -173,8 +164,8 @@ public sealed class HvCli(TextWriter output, TextWriter error)
     };
 
     private void Print(VmInfo info, bool json) =>
-        output.Write(json ? JsonViews.Serialize(JsonViews.Of(info)) + "\n" : TextViews.Vm(info));
+        output.Write(json ? JsonOutput.Serialize(VmJson.Of(info)) + "\n" : TextViews.Vm(info));
 
     private void Print(HostInfo info, bool json) =>
-        output.Write(json ? JsonViews.Serialize(JsonViews.Of(info)) + "\n" : TextViews.Host(info));
+        output.Write(json ? JsonOutput.Serialize(HostJson.Of(info)) + "\n" : TextViews.Host(info));
 }

@@ -8,7 +8,7 @@ public static class TextViews
     /// <summary>Hyper-V Manager's Memory tab beside the guest's <c>free -m</c>.</summary>
     public static string Vm(VmInfo info)
     {
-        var v = JsonViews.Of(info);
+        var v = VmJson.Of(info);
         var left = new[]
         {
             "Hyper-V Manager — Memory",

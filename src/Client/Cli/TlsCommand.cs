@@ -22,7 +22,7 @@ public sealed class TlsCommand(TextWriter output)
     {
         if (line.Words.ElementAtOrDefault(1) != "init")
             throw new UsageException($"Unknown command '{string.Join(' ', line.Words.Take(2))}'.");
-        string dir = line.Text("dir") ?? Path.Combine(ClusterConnection.HomeDirectory, "tls");
+        string dir = line.Text("dir") ?? Path.Combine(HvHome.Directory, "tls");
         int days = line.OptionalInt("days") ?? 365;
         if (days is < 1 or > 3650)
             throw new UsageException($"--days is 1..3650; got {days}.");

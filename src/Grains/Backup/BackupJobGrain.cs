@@ -24,7 +24,8 @@ public sealed class BackupJobGrain(
     private int _hashedBlocks;
 
     private string JobId => this.GetPrimaryKeyString();
-    private IBackupCatalogGrain Catalog => GrainFactory.GetGrain<IBackupCatalogGrain>(0);
+    private IBackupCatalogGrain Catalog(string vmId) => GrainFactory.GetGrain<IBackupCatalogGrain>(vmId);
+    private IGuestDiskGrain Disk(string vmId) => GrainFactory.GetGrain<IGuestDiskGrain>(vmId);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -48,16 +49,18 @@ public sealed class BackupJobGrain(
         {
             foreach (var vmId in vmIds)
             {
-                var disk = await GrainFactory.GetGrain<IVmGrain>(vmId).AcquireBackup(JobId);
-                var parent = incremental ? await Catalog.Latest(vmId) : null;
+                // The VM as it is now is what a restore of this backup recreates.
+                var vm = (await GrainFactory.GetGrain<IVmGrain>(vmId).GetInfo()).Snapshot;
+                var disk = await Disk(vmId).AcquireBackup(JobId);
+                var parent = incremental ? await Catalog(vmId).Latest() : null;
                 progress.Add(new BackupVmProgress(vmId, BackupStep.Pending, Consistency.FileSystem, 0, 0, null,
-                    $"{JobId}-{vmId}", null, null, null, 0, [], parent?.BackupId, disk.SizeBytes));
+                    BackupIds.Of(vmId, JobId), null, null, null, 0, BlockSet.Empty, parent?.BackupId, disk.SizeBytes, vm.HostId, vm.Config));
             }
         }
         catch
         {
             // Refused: let go of the VMs taken so far, so a refusal changes nothing.
-            foreach (var p in progress) await GrainFactory.GetGrain<IVmGrain>(p.VmId).ReleaseBackup(JobId);
+            foreach (var p in progress) await Disk(p.VmId).ReleaseBackup(JobId);
             throw;
         }
         await state.SaveAsync(new BackupJobState(incremental, JobState.Running, [.. progress]));
@@ -125,7 +128,7 @@ public sealed class BackupJobGrain(
 
     private async Task<BackupVmProgress> RunStepAsync(BackupVmProgress vm)
     {
-        var grain = GrainFactory.GetGrain<IVmGrain>(vm.VmId);
+        var grain = Disk(vm.VmId);
         var step = BackupSteps.Next(vm.Step);
         switch (step)
         {
@@ -134,10 +137,10 @@ public sealed class BackupJobGrain(
             case BackupStep.Checkpoint:
                 var captured = await grain.Checkpoint(JobId);
                 bool full = vm.ParentBackupId is null;
-                var blocks = full ? Enumerable.Range(0, BackupSteps.BlockCount(captured.DiskBytes)).ToList() : captured.ChangedBlocks.ToList();
+                var blocks = full ? BlockSet.All(BackupSteps.BlockCount(captured.DiskBytes)) : captured.ChangedBlocks;
                 var consistency = vm.Consistency == Consistency.FileSystem && captured.FreezeHeld ? Consistency.FileSystem : Consistency.Crash;
                 return vm with { Step = step, Consistency = consistency, Blocks = blocks, DiskBytes = captured.DiskBytes,
-                    BytesTotal = blocks.Sum(b => (long)BackupSteps.BlockLength(b, captured.DiskBytes)) };
+                    BytesTotal = blocks.Bytes(captured.DiskBytes) };
             case BackupStep.Thaw:
                 return vm with { Step = step, FreezeWindowMs = await grain.Thaw(JobId) };
             case BackupStep.Snapshot:
@@ -185,8 +188,8 @@ public sealed class BackupJobGrain(
         string sha256 = full ? Convert.ToHexStringLower(_hash!.GetHashAndReset())
             : await disks.SnapshotSha256Async(vm.VmId, vm.SnapshotId!, vm.DiskBytes);
         _hashFor = null;
-        await Catalog.Add(new BackupRecord(vm.BackupId, vm.VmId, JobId, DateTime.UtcNow, vm.Consistency, vm.ParentBackupId,
-            vm.DiskBytes, full ? null : vm.Blocks, vm.BytesTotal, sha256));
+        await Catalog(vm.VmId).Add(new BackupRecord(vm.BackupId, vm.VmId, JobId, DateTime.UtcNow, vm.Consistency, vm.ParentBackupId,
+            vm.DiskBytes, full ? null : vm.Blocks, vm.BytesTotal, sha256, vm.HostId, vm.Config));
         return vm with { Step = BackupStep.Copy, Sha256 = sha256 };
     }
 
@@ -196,7 +199,7 @@ public sealed class BackupJobGrain(
         try
         {
             if (vm.SnapshotId is not null) await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId);
-            await GrainFactory.GetGrain<IVmGrain>(vm.VmId).ReleaseBackup(JobId);
+            await Disk(vm.VmId).ReleaseBackup(JobId);
         }
         catch (Exception e)
         {

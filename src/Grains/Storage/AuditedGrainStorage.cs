@@ -1,4 +1,4 @@
-using System.Text.Json;
+using HvOrleans.Diagnostics;
 using Orleans.Storage;
 
 namespace HvOrleans.Grains.Storage;
@@ -18,22 +18,22 @@ public sealed class AuditedGrainStorage(IGrainStorage inner, StateAuditLog log) 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         string? before = grainState.ETag;
-        long write = log.Record(new AuditLine("intent", grainId.ToString(), before, null, StateAudit.Describe(grainState.State)));
+        long write = log.Record(new StateAuditLine(StateAuditLine.Intent, grainId.ToString(), before, null, StateAuditLog.Describe(grainState.State)));
         try
         {
             await inner.WriteStateAsync(stateName, grainId, grainState);
         }
         catch (InconsistentStateException)
         {
-            log.Record(new AuditLine("conflict", grainId.ToString(), before, null, null, write));
+            log.Record(new StateAuditLine(StateAuditLine.Conflict, grainId.ToString(), before, null, null, write));
             throw;
         }
         catch
         {
-            log.Record(new AuditLine("failed", grainId.ToString(), before, null, null, write));
+            log.Record(new StateAuditLine(StateAuditLine.Failed, grainId.ToString(), before, null, null, write));
             throw;
         }
-        log.Record(new AuditLine("stored", grainId.ToString(), before, grainState.ETag, null, write));
+        log.Record(new StateAuditLine(StateAuditLine.Stored, grainId.ToString(), before, grainState.ETag, null, write));
     }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
@@ -42,17 +42,9 @@ public sealed class AuditedGrainStorage(IGrainStorage inner, StateAuditLog log) 
     public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
 }
 
-/// <summary>One audit record. <c>Write</c> ties a result to its intent within one file.</summary>
-public sealed record AuditLine(string Kind, string Grain, string? ETagBefore, string? ETagAfter, JsonElement? State, long Write = 0)
-{
-    public long Sequence { get; init; }
-    public DateTimeOffset At { get; init; }
-}
-
 /// <summary>An append-only JSON-lines file, flushed per line so that a SIGKILL loses nothing already recorded.</summary>
 public sealed class StateAuditLog(string directory) : IDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly StreamWriter _file = Open(directory);
     private long _sequence;
 
@@ -63,38 +55,23 @@ public sealed class StateAuditLog(string directory) : IDisposable
         return new StreamWriter(new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
     }
 
-    public long Record(AuditLine line)
+    public long Record(StateAuditLine line)
     {
         lock (_file)
         {
             long sequence = ++_sequence;
-            _file.WriteLine(JsonSerializer.Serialize(line with { Sequence = sequence, At = DateTimeOffset.UtcNow }, Json));
+            _file.WriteLine((line with { Sequence = sequence, At = DateTimeOffset.UtcNow }).ToJson());
             return sequence;
         }
     }
 
     public void Dispose() => _file.Dispose();
-}
 
-/// <summary>What the checker needs of a state: for a host, its ledger and each VM's limits and memory.</summary>
-public static class StateAudit
-{
-    public static JsonElement? Describe(object? state) => state switch
+    /// <summary>What the checker needs of a state: for a host, its ledger and each VM's limits and memory.</summary>
+    public static AuditedHost? Describe(object? state) => state switch
     {
-        HostState host when host.Exists => JsonSerializer.SerializeToElement(new
-        {
-            host.MemoryMb,
-            host.ReserveMb,
-            Vms = host.Vms.Select(v => new
-            {
-                Id = v.Key,
-                v.Value.Config.MinimumMb,
-                v.Value.Config.MaximumMb,
-                v.Value.Memory.AssignedMb,
-                v.Value.Memory.GuestTotalMb,
-                v.Value.Memory.Running,
-            }),
-        }, new JsonSerializerOptions(JsonSerializerDefaults.Web)),
+        HostState host when host.Exists => new AuditedHost(host.MemoryMb, host.ReserveMb, host.Vms.Select(v => new AuditedVm(
+            v.Key, v.Value.Config.MinimumMb, v.Value.Config.MaximumMb, v.Value.Memory.AssignedMb, v.Value.Memory.GuestTotalMb, v.Value.Memory.Running)).ToList()),
         _ => null,
     };
 }

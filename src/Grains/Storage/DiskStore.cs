@@ -35,10 +35,12 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
         _containersReady = true;
     }
 
-    public async Task CreateDiskAsync(string vmId, long sizeBytes)
+    /// <summary>Creates the disk's page blob unless it exists; returns the size of the blob that is there.</summary>
+    public async Task<long> CreateDiskAsync(string vmId, long sizeBytes)
     {
         await EnsureContainersAsync();
-        await Disk(vmId).CreateIfNotExistsAsync(sizeBytes);
+        if (await Disk(vmId).CreateIfNotExistsAsync(sizeBytes) is not null) return sizeBytes;
+        return (await Disk(vmId).GetPropertiesAsync()).Value.ContentLength;
     }
 
     /// <summary>Writes guest writes to the disk, in order.</summary>
@@ -118,7 +120,7 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
         }
     }
 
-    public async Task CommitAsync(string backupId, IReadOnlyList<int> blocks) =>
+    public async Task CommitAsync(string backupId, IEnumerable<int> blocks) =>
         await Backup(backupId).CommitBlockListAsync(blocks.Select(BackupSteps.BlockId));
 
     /// <summary>Staged but uncommitted blocks left on a backup blob (cleanup leaves none).</summary>
@@ -139,7 +141,7 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
         foreach (var record in chain)
         {
             long offset = 0;
-            foreach (int block in record.Blocks ?? Enumerable.Range(0, BackupSteps.BlockCount(record.DiskBytes)).ToList())
+            foreach (int block in record.Blocks ?? BlockSet.All(BackupSteps.BlockCount(record.DiskBytes)))
             {
                 source[block] = (record, offset);
                 offset += BackupSteps.BlockLength(block, record.DiskBytes);

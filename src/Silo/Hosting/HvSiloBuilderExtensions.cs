@@ -1,10 +1,12 @@
 using System.Net;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
+using HvOrleans.Connection;
 using HvOrleans.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 using Orleans.Providers;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -16,7 +18,7 @@ public static class HvSiloBuilderExtensions
     /// <summary>Configures an HvOrleans silo: clustering, grain storage and reminders as <see cref="HvSiloOptions.Storage"/> says.</summary>
     public static ISiloBuilder AddHvSilo(this ISiloBuilder silo, IConfiguration configuration)
     {
-        var hv = configuration.GetSection(HvSiloOptions.Section).Get<HvSiloOptions>() ?? new HvSiloOptions();
+        var hv = HvSiloOptions.Bind(configuration);
         silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (hv.ClusterId, hv.ServiceId));
         silo.Configure<ClusterMembershipOptions>(o =>
         {
@@ -39,19 +41,19 @@ public static class HvSiloBuilderExtensions
                 silo.ConfigureEndpoints(IPAddress.Parse(hv.AdvertisedIp), hv.SiloPort, hv.GatewayPort, listenOnAnyHostAddress: false);
             silo.UseAzureStorageClustering(o => o.TableServiceClient = Tables(hv));
         }
-        var tls = configuration.GetSection(HvTlsOptions.Section).Get<HvTlsOptions>() ?? new HvTlsOptions();
-        if (tls.Enabled)
-            silo.UseHvTls(tls);
-        return silo.AddHvGrainServices(configuration);
+        if (hv.Tls.Enabled)
+            silo.UseHvTls(hv.Tls);
+        return silo.AddHvGrainServices(hv);
     }
 
-    /// <summary>What the grains need from any silo, a test cluster's too: grain storage, reminders, balancer options.</summary>
-    public static ISiloBuilder AddHvGrainServices(this ISiloBuilder silo, IConfiguration configuration)
+    /// <summary>What the grains need from any silo, a test cluster's too: grain storage, reminders, balancer and backup options.</summary>
+    public static ISiloBuilder AddHvGrainServices(this ISiloBuilder silo, IConfiguration configuration) =>
+        silo.AddHvGrainServices(HvSiloOptions.Bind(configuration));
+
+    private static ISiloBuilder AddHvGrainServices(this ISiloBuilder silo, HvSiloOptions hv)
     {
-        var hv = configuration.GetSection(HvSiloOptions.Section).Get<HvSiloOptions>() ?? new HvSiloOptions();
-        var balancer = configuration.GetSection(BalancerOptions.Section);
-        silo.Services.Configure<BalancerOptions>(balancer);
-        silo.Services.Configure<BackupOptions>(configuration.GetSection(BackupOptions.Section));
+        silo.Services.AddSingleton(Options.Create(hv.Balancer));
+        silo.Services.AddSingleton(Options.Create(hv.Backup));
         silo.Services.TryAddSingleton(TimeProvider.System);
         // Disks and backups need blobs; without a connection string disk commands are refused plainly.
         silo.Services.AddSingleton(sp => new DiskStore(
@@ -59,9 +61,7 @@ public static class HvSiloBuilderExtensions
             sp.GetRequiredService<IOptions<ClusterOptions>>(), sp.GetRequiredService<IOptions<BackupOptions>>()));
         // The balancer's and backup jobs' reminders only bring grains back; a period under Orleans' 1-minute
         // default is allowed so that tests and small clusters recover quickly.
-        var reminderPeriod = TimeSpan.FromTicks(Math.Min(
-            (balancer.Get<BalancerOptions>() ?? new BalancerOptions()).ReminderPeriod.Ticks,
-            (configuration.GetSection(BackupOptions.Section).Get<BackupOptions>() ?? new BackupOptions()).ResumePeriod.Ticks));
+        var reminderPeriod = TimeSpan.FromTicks(Math.Min(hv.Balancer.ReminderPeriod.Ticks, hv.Backup.ResumePeriod.Ticks));
         silo.Configure<ReminderOptions>(o =>
             o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, reminderPeriod.Ticks)));
         if (hv.Storage == HvStorage.Memory)
@@ -78,6 +78,17 @@ public static class HvSiloBuilderExtensions
         if (hv.AuditDirectory.Length > 0)
             silo.Services.AuditGrainStorage(GrainStorage.Name, hv.AuditDirectory);
         return silo;
+    }
+
+    /// <summary>Silos: TLS on silo-to-silo and gateway connections, a trusted client certificate required.</summary>
+    public static ISiloBuilder UseHvTls(this ISiloBuilder silo, HvTlsOptions tls)
+    {
+        var (certificate, ca) = HvTls.Load(tls, certificateRequired: true);
+        return silo.UseTls(certificate!, options =>
+        {
+            HvTls.TrustOnly(options, ca, tls.ServerName);
+            options.ClientCertificateMode = RemoteCertificateMode.RequireCertificate;
+        });
     }
 
     /// <summary>Puts <see cref="AuditedGrainStorage"/> around the named grain storage the provider registered.</summary>
@@ -101,8 +112,5 @@ public static class HvSiloBuilderExtensions
         services.AddOptions<TOptions>(GrainStorage.Name)
             .Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
 
-    private static TableServiceClient Tables(HvSiloOptions hv) =>
-        string.IsNullOrWhiteSpace(hv.ConnectionString)
-            ? throw new InvalidOperationException("Hv:ConnectionString is required with Hv:Storage=Azure (set Hv__ConnectionString).")
-            : new TableServiceClient(hv.ConnectionString);
+    private static TableServiceClient Tables(HvSiloOptions hv) => new(hv.ConnectionString);
 }

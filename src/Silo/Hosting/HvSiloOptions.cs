@@ -1,26 +1,25 @@
+using System.ComponentModel.DataAnnotations;
+using HvOrleans.Connection;
+
 namespace HvOrleans.Silo.Hosting;
 
-public enum HvStorage
-{
-    /// <summary>Azure Table membership, grain state and reminders (Azurite locally).</summary>
-    Azure,
-    /// <summary>Localhost clustering with in-memory state: quick runs only, nothing survives a restart.</summary>
-    Memory,
-}
-
-/// <summary>The silo's settings: section <c>Hv</c> of appsettings.json, overridden by <c>Hv__*</c> environment variables.</summary>
+/// <summary>
+/// The silo's settings: section <c>Hv</c> of appsettings.json, overridden by <c>Hv__*</c> environment
+/// variables, bound once at start with its subsections; an unknown or out-of-range setting stops the
+/// silo before it starts, naming the key.
+/// </summary>
 public sealed class HvSiloOptions
 {
     public const string Section = "Hv";
 
     public HvStorage Storage { get; set; } = HvStorage.Azure;
     public string ConnectionString { get; set; } = "";
-    public string ClusterId { get; set; } = "hv-local";
-    public string ServiceId { get; set; } = "hvorleans";
-    public int SiloPort { get; set; } = 11111;
-    public int GatewayPort { get; set; } = 30000;
+    [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ClusterId { get; set; } = "hv-local";
+    [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ServiceId { get; set; } = "hvorleans";
+    [Range(1, 65535)] public int SiloPort { get; set; } = 11111;
+    [Range(1, 65535)] public int GatewayPort { get; set; } = 30000;
     /// <summary>The address other silos and clients reach this one at.</summary>
-    public string AdvertisedIp { get; set; } = "127.0.0.1";
+    [Required] public string AdvertisedIp { get; set; } = "127.0.0.1";
     /// <summary>
     /// Orleans' Kubernetes hosting: silo name, address and cluster ids from the pod (POD_NAME, POD_IP,
     /// ORLEANS_CLUSTER_ID, ORLEANS_SERVICE_ID), and a watch on the silo pods. See infra/k8s.
@@ -36,7 +35,20 @@ public sealed class HvSiloOptions
     /// (docs/RELIABILITY.md, 25 SIGKILLs each, 3 silos): 0.5 s → a killed silo's grains all answer
     /// elsewhere within p99 0.9 s; 1 s → p99 1.5 s; no false eviction in either, nor under chaos at 0.5 s.
     /// </summary>
-    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
-    public int NumMissedProbesLimit { get; set; } = 2;
-    public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")] public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+    [Range(1, 10)] public int NumMissedProbesLimit { get; set; } = 2;
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")] public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    [ValidateNested] public HvTlsOptions Tls { get; set; } = new();
+    [ValidateNested] public BalancerOptions Balancer { get; set; } = new();
+    [ValidateNested] public BackupOptions Backup { get; set; } = new();
+
+    public static HvSiloOptions Bind(IConfiguration configuration)
+    {
+        var hv = HvOptions.Bind<HvSiloOptions>(configuration, Section, errorOnUnknown: true);
+        if (hv.Storage == HvStorage.Azure && string.IsNullOrWhiteSpace(hv.ConnectionString))
+            throw new Microsoft.Extensions.Options.OptionsValidationException(Section, typeof(HvSiloOptions),
+                ["Hv:ConnectionString is required with Hv:Storage=Azure (set Hv__ConnectionString)."]);
+        return hv;
+    }
 }

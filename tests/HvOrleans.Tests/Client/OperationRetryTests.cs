@@ -1,5 +1,5 @@
 using Azure;
-using HvOrleans.Client;
+using HvOrleans.Connection;
 using Orleans.Runtime;
 
 namespace HvOrleans.Tests.Client;

@@ -1,5 +1,6 @@
-using HvOrleans.Client.Cli;
+using HvOrleans.Tools;
 using System.Collections.Immutable;
+using HvOrleans.Diagnostics;
 using HvOrleans.Grains.Storage;
 
 namespace HvOrleans.Tests.Client;
@@ -20,8 +21,8 @@ public sealed class StateAuditCheckTests
 
     private static void Stored(StateAuditLog log, string grain, string? before, string after, HvOrleans.Grains.HostState state)
     {
-        long id = log.Record(new AuditLine("intent", grain, before, null, StateAudit.Describe(state)));
-        log.Record(new AuditLine("stored", grain, before, after, null, id));
+        long id = log.Record(new StateAuditLine(StateAuditLine.Intent, grain, before, null, StateAuditLog.Describe(state)));
+        log.Record(new StateAuditLine(StateAuditLine.Stored, grain, before, after, null, id));
     }
 
     [Fact]
@@ -30,8 +31,8 @@ public sealed class StateAuditCheckTests
         var result = Check(log =>
         {
             Stored(log, "host/h1", null, "e1", Host(8192, ("a", 2048, 2048)));
-            long refused = log.Record(new AuditLine("intent", "host/h1", "e0", null, StateAudit.Describe(Host(8192, ("a", 3072, 3072)))));
-            log.Record(new AuditLine("conflict", "host/h1", "e0", null, null, refused));
+            long refused = log.Record(new StateAuditLine(StateAuditLine.Intent, "host/h1", "e0", null, StateAuditLog.Describe(Host(8192, ("a", 3072, 3072)))));
+            log.Record(new StateAuditLine(StateAuditLine.Conflict, "host/h1", "e0", null, null, refused));
             Stored(log, "host/h1", "e1", "e2", Host(8192, ("a", 3072, 3072)));
         });
         Assert.Empty(result.Violations);

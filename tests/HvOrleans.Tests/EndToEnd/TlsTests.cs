@@ -40,7 +40,7 @@ public sealed class TlsTests(AzuriteFixture azurite)
         var silos = (await operatorHv.JsonAsync("cluster", "show")).EnumerateArray().ToList();
         Assert.Equal(2, silos.Count(s => s.GetProperty("status").GetString() == "Active"));
 
-        var quick = new Dictionary<string, string> { ["HV_CONNECT_TIMEOUT_SECONDS"] = "5" };
+        var quick = new Dictionary<string, string> { ["Hv__Client__ConnectTimeout"] = "00:00:05" };
         var noCertificate = new HvConsole(cluster, Tls(ours, "").Concat(quick).ToDictionary());
         var noTls = new HvConsole(cluster, quick);
         var rogueSilo = StartRogueSiloAsync(cluster, Tls(theirs, "silo"));

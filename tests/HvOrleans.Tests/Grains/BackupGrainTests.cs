@@ -17,7 +17,8 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
     private static readonly DiskWrite C = new(13L * 1024 * 1024 + 4096, 8192, Seed: 3);
 
     private IVmGrain Vm(string id) => _grains.GetGrain<IVmGrain>(id);
-    private IBackupCatalogGrain Catalog => _grains.GetGrain<IBackupCatalogGrain>(0);
+    private IGuestDiskGrain Disk(string id) => _grains.GetGrain<IGuestDiskGrain>(id);
+    private IBackupMediaGrain Media(string backupId) => _grains.GetGrain<IBackupMediaGrain>(BackupIds.VmOf(backupId));
 
     private async Task<string> VmAsync(string name)
     {
@@ -49,33 +50,33 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
     public async Task File_system_consistent_backup_holds_buffered_data_and_not_writes_after_the_thaw()
     {
         string vm = await VmAsync("fs");
-        await Vm(vm).WriteDisk(A);                                         // still only in the guest's buffer
+        await Disk(vm).Write(A);                                         // still only in the guest's buffer
         var job = await StartAsync(false, vm);
         await WaitAsync(job, j => j.Vms[0].Step >= BackupStep.Thaw);
-        await Vm(vm).WriteDisk(B);                                         // after the thaw: the live disk only
-        await Vm(vm).FlushDisk();                                          // …flushed while the checkpoint is open
-        await Vm(vm).WriteDisk(C);                                         // the guest keeps writing during the copy
+        await Disk(vm).Write(B);                                         // after the thaw: the live disk only
+        await Disk(vm).Flush();                                          // …flushed while the checkpoint is open
+        await Disk(vm).Write(C);                                         // the guest keeps writing during the copy
         var done = (await WaitAsync(job)).Vms[0];
 
         Assert.Equal((BackupStep.Done, Consistency.FileSystem), (done.Step, done.Consistency));
         Assert.InRange(done.FreezeWindowMs!.Value, 0.001, 2000);
         Assert.Equal(Expected(A), done.Sha256);
-        Assert.Equal(Expected(A, B, C), await Vm(vm).DiskSha256());     // no write lost
-        await Vm(vm).FlushDisk();
-        Assert.Equal(Expected(A, B, C), await Vm(vm).DiskSha256());
-        Assert.True((await Catalog.Verify(done.BackupId)).Ok);
+        Assert.Equal(Expected(A, B, C), await Disk(vm).Sha256());     // no write lost
+        await Disk(vm).Flush();
+        Assert.Equal(Expected(A, B, C), await Disk(vm).Sha256());
+        Assert.True((await Media(done.BackupId).Verify(done.BackupId)).Ok);
         string restored = $"fs-restored-{_run}";
-        var first = await Catalog.Restore(done.BackupId, restored, "op-1");
-        Assert.Equal(Expected(A), await Vm(restored).DiskSha256());
+        var first = await Media(done.BackupId).Restore(done.BackupId, restored, "op-1");
+        Assert.Equal(Expected(A), await Disk(restored).Sha256());
         // The same restore again (an answer lost to a dead silo) is answered with the VM it made ...
-        await Vm(restored).WriteDisk(C);
-        await Vm(restored).FlushDisk();
-        Assert.Equal(first.Snapshot.Config, (await Catalog.Restore(done.BackupId, restored, "op-1")).Snapshot.Config);
+        await Disk(restored).Write(C);
+        await Disk(restored).Flush();
+        Assert.Equal(first.Snapshot.Config, (await Media(done.BackupId).Restore(done.BackupId, restored, "op-1")).Snapshot.Config);
         Assert.Equal("op-1", await Vm(restored).CreatedBy());
         // ... and writes nothing over it; another restore onto it is refused.
-        Assert.NotEqual(Expected(A), await Vm(restored).DiskSha256());
-        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, restored, "op-2"))).Rule);
-        var disk = await Vm(vm).GetDisk();
+        Assert.NotEqual(Expected(A), await Disk(restored).Sha256());
+        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Media(done.BackupId).Restore(done.BackupId, restored, "op-2"))).Rule);
+        var disk = await Disk(vm).GetInfo();
         Assert.Equal((false, false, (string?)null), (disk.Frozen, disk.Checkpointed, disk.BackupJob));
         Assert.Equal(0, await SnapshotsLeftAsync());
     }
@@ -84,12 +85,12 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
     public async Task Without_the_guest_agent_the_backup_is_crash_consistent_and_misses_buffered_data()
     {
         string vm = await VmAsync("crash");
-        await Vm(vm).SetGuestAgent(false);
-        await Vm(vm).WriteDisk(C);
+        await Disk(vm).SetGuestAgent(false);
+        await Disk(vm).Write(C);
         var done = (await WaitAsync(await StartAsync(false, vm))).Vms[0];
         Assert.Equal((BackupStep.Done, Consistency.Crash), (done.Step, done.Consistency));
         Assert.Equal(Expected(), done.Sha256);                             // the buffered write is not in it
-        Assert.Equal(Expected(C), await Vm(vm).DiskSha256());              // but the guest still has it
+        Assert.Equal(Expected(C), await Disk(vm).Sha256());              // but the guest still has it
         Assert.Null(done.FreezeWindowMs);
     }
 
@@ -97,33 +98,33 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
     public async Task Incremental_copies_only_changed_blocks_and_a_chain_restores_byte_identical()
     {
         string vm = await VmAsync("incr");
-        await Vm(vm).WriteDisk(A);
+        await Disk(vm).Write(A);
         var full = (await WaitAsync(await StartAsync(true, vm))).Vms[0];   // no parent yet: a full backup
         Assert.Null(full.ParentBackupId);
         Assert.Equal(DiskBytes, full.BytesCopied);
-        await Vm(vm).WriteDisk(B);
-        await Vm(vm).FlushDisk();
+        await Disk(vm).Write(B);
+        await Disk(vm).Flush();
         var incremental = (await WaitAsync(await StartAsync(true, vm))).Vms[0];
         Assert.Equal(full.BackupId, incremental.ParentBackupId);
         Assert.Equal(BackupSteps.BlockBytes, incremental.BytesCopied);     // B touches one 4 MiB block
         Assert.Equal(Expected(A, B), incremental.Sha256);
 
-        await Catalog.Restore(incremental.BackupId, $"incr-chain-{_run}", "op-chain");
-        await Catalog.Restore(full.BackupId, $"incr-full-{_run}", "op-full");
-        Assert.Equal(await Vm(vm).DiskSha256(), await Vm($"incr-chain-{_run}").DiskSha256());
-        Assert.Equal(Expected(A), await Vm($"incr-full-{_run}").DiskSha256());
+        await Media(incremental.BackupId).Restore(incremental.BackupId, $"incr-chain-{_run}", "op-chain");
+        await Media(full.BackupId).Restore(full.BackupId, $"incr-full-{_run}", "op-full");
+        Assert.Equal(await Disk(vm).Sha256(), await Disk($"incr-chain-{_run}").Sha256());
+        Assert.Equal(Expected(A), await Disk($"incr-full-{_run}").Sha256());
     }
 
     [Fact]
     public async Task A_freeze_nobody_thaws_thaws_itself_and_releases_held_writes()
     {
         string vm = await VmAsync("timeout");
-        await Vm(vm).AcquireBackup("stuck-job");
-        await Vm(vm).Freeze("stuck-job");
-        await Vm(vm).WriteDisk(A);                                         // held: the file systems are frozen
-        var thawed = await Eventually.WaitForAsync(() => Vm(vm).GetDisk(), d => !d.Frozen, "the 2 s freeze timeout");
+        await Disk(vm).AcquireBackup("stuck-job");
+        await Disk(vm).Freeze("stuck-job");
+        await Disk(vm).Write(A);                                         // held: the file systems are frozen
+        var thawed = await Eventually.WaitForAsync(() => Disk(vm).GetInfo(), d => !d.Frozen, "the 2 s freeze timeout");
         Assert.Equal(1, thawed.BufferedWrites);
-        Assert.Equal(Expected(A), await Vm(vm).DiskSha256());
+        Assert.Equal(Expected(A), await Disk(vm).Sha256());
     }
 
     [Fact]
@@ -132,16 +133,16 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         string vm = await VmAsync("bad"), busy = await VmAsync("busy");
         Assert.Equal("backup-needs-vms", (await Assert.ThrowsAsync<HvRuleException>(() => StartAsync(false))).Rule);
         Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => StartAsync(false, vm, $"nope-{_run}"))).Rule);
-        Assert.Null((await Vm(vm).GetDisk()).BackupJob);                   // the VM taken first was let go
-        await Vm(busy).AcquireBackup("another-job");
+        Assert.Null((await Disk(vm).GetInfo()).BackupJob);                   // the VM taken first was let go
+        await Disk(busy).AcquireBackup("another-job");
         var e = await Assert.ThrowsAsync<HvRuleException>(() => StartAsync(false, vm, busy));
         Assert.Equal("backup-running", e.Rule);
-        Assert.Null((await Vm(vm).GetDisk()).BackupJob);
-        Assert.Equal("backup-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Verify($"nothing-{_run}"))).Rule);
+        Assert.Null((await Disk(vm).GetInfo()).BackupJob);
+        Assert.Equal("backup-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Media($"{vm}@nothing-{_run}").Verify($"{vm}@nothing-{_run}"))).Rule);
 
-        await Vm(vm).WriteDisk(A);
+        await Disk(vm).Write(A);
         var done = (await WaitAsync(await StartAsync(false, vm))).Vms[0];
-        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, busy, "op-busy"))).Rule);
+        Assert.Equal("restore-to-new-vm", (await Assert.ThrowsAsync<HvRuleException>(() => Media(done.BackupId).Restore(done.BackupId, busy, "op-busy"))).Rule);
 
         // Corrupt one byte of the backup media: verification fails and restore refuses.
         var blob = new BlobServiceClient(fixture.ConnectionString).GetBlobContainerClient("hv-backups")
@@ -150,9 +151,9 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         var bytes = (await client.DownloadContentAsync()).Value.Content.ToArray();
         bytes[12345] ^= 0xFF;
         await client.UploadAsync(new BinaryData(bytes), overwrite: true);
-        var verify = await Catalog.Verify(done.BackupId);
+        var verify = await Media(done.BackupId).Verify(done.BackupId);
         Assert.False(verify.Ok);
-        Assert.Equal("backup-verify", (await Assert.ThrowsAsync<HvRuleException>(() => Catalog.Restore(done.BackupId, $"never-{_run}", "op-never"))).Rule);
+        Assert.Equal("backup-verify", (await Assert.ThrowsAsync<HvRuleException>(() => Media(done.BackupId).Restore(done.BackupId, $"never-{_run}", "op-never"))).Rule);
         Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Vm($"never-{_run}").GetInfo())).Rule);
     }
 }

@@ -78,3 +78,13 @@ public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>
 {
     public const string Name = "Azurite";
 }
+
+/// <summary>
+/// Tests that count the storage writes of a silo they host: the writes meter is the process's, so
+/// they run alone, after the parallel collections, with an Azurite of their own.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class WriteCountingCollection : ICollectionFixture<AzuriteFixture>
+{
+    public const string Name = "Write counting";
+}

@@ -15,22 +15,8 @@ public static class Repo
     public static string SiloDll => Path.Combine(Root, "src", "Silo", "bin", Configuration, "net10.0", "HvOrleans.Silo.dll");
     public static string HvDll => Path.Combine(Root, "src", "Client", "bin", Configuration, "net10.0", "hv.dll");
 
-    /// <summary>
-    /// The project's shared Bitbrains trace: <c>$HV_TRACE_DIR</c>, else <c>shared/data/bitbrains-rnd</c>
-    /// beside the repository (or beside one of its parent folders), where CI and every session lay it.
-    /// </summary>
-    public static string SharedTrace => FindSharedTrace();
-
-    private static string FindSharedTrace()
-    {
-        if (Environment.GetEnvironmentVariable("HV_TRACE_DIR") is { Length: > 0 } dir) return dir;
-        for (var d = new DirectoryInfo(Root).Parent; d is not null; d = d.Parent)
-        {
-            string candidate = Path.Combine(d.FullName, "shared", "data", "bitbrains-rnd");
-            if (Directory.Exists(candidate)) return candidate;
-        }
-        throw new DirectoryNotFoundException($"No shared/data/bitbrains-rnd beside {Root} or its parents; set HV_TRACE_DIR.");
-    }
+    /// <summary>The repository's own slice of the Bitbrains trace (a month of 20 VMs, memory columns): a fresh clone has it.</summary>
+    public static string Trace => Path.Combine(Root, "data", "bitbrains-rnd-2013-7");
 
     public static int FreePort()
     {

@@ -1,14 +1,14 @@
-using HvOrleans.Client.Simulation;
+using HvOrleans.Simulator;
 using HvOrleans.Tests.Infrastructure;
 
 namespace HvOrleans.Tests.Simulation;
 
-[Collection(AzuriteCollection.Name)]
+[Collection(WriteCountingCollection.Name)]
 public sealed class SimulationTests(AzuriteFixture azurite)
 {
     private const int Day = 288;
 
-    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(Repo.SharedTrace);
+    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(Repo.Trace);
 
     private static Task<SimulationResult> RunAsync(Fleet fleet, Func<Task<ISimulationEngine>> engine, bool check = true) =>
         SimulationRunner.RunAsync(fleet, Day, BalancingPolicies.All, engine, seed: 1, checkInvariants: check);
@@ -71,7 +71,7 @@ public sealed class SimulationTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public void Shared_trace_loads_all_twenty_vms_for_a_month()
+    public void Repository_trace_loads_all_twenty_vms_for_a_month()
     {
         var trace = Trace();
         Assert.Equal(20, trace.VmCount);

@@ -1,0 +1,61 @@
+namespace HvOrleans.Cli;
+
+/// <summary>A parsed command line: positional words, <c>--name value</c> options and bare <c>--flags</c>.</summary>
+public sealed class CommandLine
+{
+    private static readonly HashSet<string> Flags = ["json", "help", "fresh", "density", "check", "incremental", "force"];
+    private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _flags = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+
+    public CommandLine(IReadOnlyList<string> args)
+    {
+        var words = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal)) { words.Add(args[i]); continue; }
+            string name = args[i][2..];
+            if (Flags.Contains(name)) { _flags.Add(name); continue; }
+            if (i + 1 >= args.Count) throw new UsageException($"--{name} needs a value.");
+            _options[name] = args[++i];
+        }
+        Words = words;
+    }
+
+    public IReadOnlyList<string> Words { get; }
+
+    public bool Json => Flag("json");
+
+    public bool Flag(string name)
+    {
+        _read.Add(name);
+        return _flags.Contains(name);
+    }
+
+    public string Word(int index, string what) =>
+        index < Words.Count ? Words[index] : throw new UsageException($"Missing {what}.");
+
+    public int RequiredMb(string name) => OptionalInt(name) ?? throw new UsageException($"--{name} is required.");
+
+    public string? Text(string name)
+    {
+        _read.Add(name);
+        return _options.GetValueOrDefault(name);
+    }
+
+    public int? OptionalInt(string name)
+    {
+        _read.Add(name);
+        if (!_options.TryGetValue(name, out var text)) return null;
+        return int.TryParse(text, out var value)
+            ? value
+            : throw new UsageException($"--{name} must be a whole number (at most {int.MaxValue}); got '{text}'.");
+    }
+
+    /// <summary>Refuses options the command does not know, so a typo never passes silently.</summary>
+    public void RejectUnknownOptions()
+    {
+        var unknown = _options.Keys.Concat(_flags).Where(n => !_read.Contains(n)).ToList();
+        if (unknown.Count > 0) throw new UsageException($"Unknown option(s) for this command: {string.Join(", ", unknown.Select(u => "--" + u))}.");
+    }
+}

@@ -1,0 +1,2 @@
+global using HvOrleans.Backup;
+global using HvOrleans.Memory;

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace HvOrleans.Cli;
+
+/// <summary>
+/// Every <c>--json</c> document the console programs print: one record per shape, camelCase, sizes
+/// with their unit in the name, a VM always <c>vmId</c>, a host always <c>hostId</c>. Scripts depend on
+/// these names.
+/// </summary>
+public static class JsonOutput
+{
+    public static string Serialize<T>(T value) =>
+        JsonSerializer.Serialize(value, (JsonTypeInfo<T>)OutputJsonContext.Default.GetTypeInfo(typeof(T))!);
+}
+
+public sealed record GuestJson(int TotalMb, int UsedMb, int FreeMb, int BuffCacheMb);
+
+public sealed record VmJson(
+    string VmId, string HostId, int StartupMb, int MinimumMb, int MaximumMb, int BufferPercent, int Weight,
+    string State, int AssignedMb, int DemandMb, int Pressure, string Status, int HotAddedMb, int BalloonedMb,
+    GuestJson Guest)
+{
+    public static VmJson Of(VmInfo info)
+    {
+        var (s, h, g) = (info.Snapshot, info.HostView, info.GuestView);
+        return new(s.VmId, s.HostId, s.Config.StartupMb, s.Config.MinimumMb, s.Config.MaximumMb, s.Config.BufferPercent,
+            s.Config.Weight, s.Memory.Running ? "Running" : "Off", h.AssignedMb, h.DemandMb, h.Pressure, h.Status.ToString(),
+            s.Memory.HotAddedMb(s.Config), s.Memory.Running ? s.Memory.BalloonedMb : 0,
+            new(g.TotalMb, g.UsedMb, g.FreeMb, g.BuffCacheMb));
+    }
+}
+
+public sealed record HostJson(string HostId, int MemoryMb, int ReserveMb, long AssignedMb, long AvailableMb, IReadOnlyList<string> Vms)
+{
+    public static HostJson Of(HostInfo h) =>
+        new(h.HostId, h.MemoryMb, h.ReserveMb, h.AssignedMb, h.AvailableMb, h.AssignedMbByVm.Keys.Order(StringComparer.Ordinal).ToList());
+}
+
+public sealed record ResizeJson(string VmId, int BeforeMb, int AfterMb, int HotAddedMb, int BalloonedMb);
+
+public sealed record BalanceJson(string HostId, int CapacityMb, long AssignedMb, IReadOnlyList<ResizeJson> Resizes)
+{
+    public static BalanceJson Of(BalancingReport r) => new(r.HostId, r.CapacityMb, r.AssignedMb,
+        r.Resizes.Select(x => new ResizeJson(x.VmId, x.Before.AssignedMb, x.After.AssignedMb, x.HotAddedMb, x.BalloonDeltaMb)).ToList());
+}
+
+public sealed record SiloJson(string Silo, string Name, string Status, DateTime StartTime);
+
+public sealed record DiskJson(string VmId, long SizeBytes, bool GuestAgent, int BufferedWrites, bool Frozen, bool Checkpointed, string? BackupJob)
+{
+    public static DiskJson Of(DiskInfo d) => new(d.VmId, d.SizeBytes, d.GuestAgent, d.BufferedWrites, d.Frozen, d.Checkpointed, d.BackupJob);
+}
+
+public sealed record ChecksumJson(string VmId, string Sha256);
+
+public sealed record BackupStartedJson(string JobId);
+
+public sealed record BackupVmJson(string VmId, string Step, string Consistency, long BytesCopied, long BytesTotal, double? FreezeWindowMs,
+    string BackupId, string? ParentBackupId, string? Sha256, string? Error);
+
+public sealed record BackupJobJson(string JobId, string State, bool Incremental, string Silo, IReadOnlyList<BackupVmJson> Vms)
+{
+    public static BackupJobJson Of(BackupJobInfo job) => new(job.JobId, job.State.ToString(), job.Incremental, job.Silo,
+        job.Vms.Select(v => new BackupVmJson(v.VmId, BackupSteps.InProgress(v.Step).ToString(), v.Consistency.ToString(), v.BytesCopied, v.BytesTotal,
+            v.FreezeWindowMs is { } w ? Math.Round(w, 3) : null, v.BackupId, v.ParentBackupId, v.Sha256, v.Error)).ToList());
+}
+
+public sealed record BackupRecordJson(string BackupId, string VmId, string JobId, DateTime CreatedUtc, string Consistency, string Kind,
+    string? ParentBackupId, long DiskBytes, long StoredBytes, string Sha256)
+{
+    public static BackupRecordJson Of(BackupRecord b) => new(b.BackupId, b.VmId, b.JobId, b.CreatedUtc, b.Consistency.ToString(),
+        b.ParentBackupId is null ? "full" : "incremental", b.ParentBackupId, b.DiskBytes, b.StoredBytes, b.Sha256);
+}
+
+public sealed record VerifyJson(string BackupId, bool Ok, string Expected, string Actual)
+{
+    public static VerifyJson Of(VerifyResult v) => new(v.BackupId, v.Ok, v.Expected, v.Actual);
+}
+
+public sealed record RestoreJson(string VmId, string HostId, string Sha256);
+
+public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double LaggedUnmetDemandGbH, double PagingShare, double MeanAssignedMb, double MeanDemandMb,
+    long HotAddMb, long BalloonMb, long UnballoonMb, double VmTicksPerSecond, double ResizedVmsPerTick, double GrainCallsPerTick, double StorageWritesPerTick,
+    double Seconds, int? DensityVmsPerHost);
+
+public sealed record SimRunJson(string Trace, int TickSeconds, int Ticks, int Hosts, int VmsPerHost, int HostMemoryMb, string Storage,
+    int Seed, IReadOnlyList<SimPolicyJson> Policies);
+
+public sealed record ChaosJson(long Operations, long Retries, int AcknowledgedDemands, int BackupJobs, int BackupsVerified, double VerifySeconds,
+    int Outages, double OutageP50Ms, double OutageP99Ms, double OutageMaxMs,
+    int? AuditedWrites, int? AuditedHostStates, int? AuditedGrains, int? EtagConflicts, IReadOnlyList<string> Violations);
+
+public sealed record FailoverJson(int Kills, double FirstP50Ms, double FirstP99Ms, double AllP50Ms, double AllP99Ms, double AllMaxMs);
+
+public sealed record BackupBenchJson(int Round, int Vms, long DiskMb, double BaselineMiBps, double HvMiBps, double Ratio,
+    double FreezeP50Ms, double FreezeP99Ms, double FreezeMaxMs);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
+[JsonSerializable(typeof(VmJson))]
+[JsonSerializable(typeof(HostJson))]
+[JsonSerializable(typeof(BalanceJson))]
+[JsonSerializable(typeof(List<SiloJson>))]
+[JsonSerializable(typeof(DiskJson))]
+[JsonSerializable(typeof(ChecksumJson))]
+[JsonSerializable(typeof(BackupStartedJson))]
+[JsonSerializable(typeof(BackupJobJson))]
+[JsonSerializable(typeof(List<BackupRecordJson>))]
+[JsonSerializable(typeof(VerifyJson))]
+[JsonSerializable(typeof(RestoreJson))]
+[JsonSerializable(typeof(SimRunJson))]
+[JsonSerializable(typeof(ChaosJson))]
+[JsonSerializable(typeof(FailoverJson))]
+[JsonSerializable(typeof(List<BackupBenchJson>))]
+internal sealed partial class OutputJsonContext : JsonSerializerContext;

@@ -1,4 +1,0 @@
-namespace HvOrleans.Client.Cli;
-
-/// <summary>The command line itself is wrong (unknown command, missing or malformed option).</summary>
-public sealed class UsageException(string message) : Exception(message);

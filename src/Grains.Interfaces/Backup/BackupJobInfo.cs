@@ -1,0 +1,29 @@
+namespace HvOrleans.Backup;
+
+/// <summary>One VM's part of a backup job.</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.BackupVmProgress")]
+public sealed record class BackupVmProgress(
+    [property: Id(0)] string VmId,
+    [property: Id(1)] BackupStep Step,
+    [property: Id(2)] Consistency Consistency,
+    [property: Id(3)] long BytesCopied,
+    [property: Id(4)] long BytesTotal,
+    [property: Id(5)] double? FreezeWindowMs,
+    [property: Id(6)] string BackupId,
+    [property: Id(7)] string? Sha256,
+    [property: Id(8)] string? Error,
+    [property: Id(9)] string? SnapshotId,
+    [property: Id(10)] int NextBlock,
+    [property: Id(11)] BlockSet Blocks,
+    [property: Id(12)] string? ParentBackupId,
+    [property: Id(13)] long DiskBytes,
+    [property: Id(14)] string HostId,
+    [property: Id(15)] VmConfig Config);
+
+[GenerateSerializer, Immutable, Alias("HvOrleans.BackupJobInfo")]
+public sealed record class BackupJobInfo(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] JobState State,
+    [property: Id(2)] bool Incremental,
+    [property: Id(3)] IReadOnlyList<BackupVmProgress> Vms,
+    [property: Id(4)] string Silo);

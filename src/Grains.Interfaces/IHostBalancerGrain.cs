@@ -1,0 +1,15 @@
+namespace HvOrleans;
+
+/// <summary>
+/// Keeps one host balanced (same key as the host): a reminder re-activates it after a silo failure,
+/// a grain timer asks the host for a Hyper-V pass every balancing period.
+/// </summary>
+[Alias("HvOrleans.IHostBalancerGrain")]
+public interface IHostBalancerGrain : IGrainWithStringKey
+{
+    /// <summary>Activates the balancer and registers its reminder.</summary>
+    [OneWay, Alias("Wake")] Task Wake();
+
+    /// <summary>Runs one balancing pass now.</summary>
+    [Alias("BalanceNow")] Task<BalancingReport> BalanceNow();
+}

@@ -1,0 +1,52 @@
+namespace HvOrleans;
+
+/// <summary>
+/// A physical host and the authority on its VMs' memory: their configuration, lifecycle and
+/// Assigned/high-water/demand live in one record per host, so Σ Assigned ≤ memory − reserve is
+/// checked in one place and a balancing pass costs at most one write however many VMs it resizes.
+/// </summary>
+[Alias("HvOrleans.IHostGrain")]
+public interface IHostGrain : IGrainWithStringKey
+{
+    /// <summary>Registers the host. Adding an existing host with the same sizes is a no-op; other sizes are refused.</summary>
+    [Alias("Add")] Task<HostInfo> Add(int memoryMb, int reserveMb);
+
+    /// <summary>The host and its ledger. Throws <see cref="HvRuleException"/> (host-must-exist) for an unknown host.</summary>
+    [Alias("GetInfo")] Task<HostInfo> GetInfo();
+
+    /// <summary>Places a new, stopped VM on this host. Idempotent for the same configuration.</summary>
+    [Alias("CreateVm")] Task<VmInfo> CreateVm(string vmId, VmConfig config);
+
+    [Alias("GetVm")] Task<VmInfo> GetVm(string vmId);
+
+    /// <summary>Changes a VM's configuration within the rules (while running: Startup fixed, Maximum only up, Minimum only down).</summary>
+    [Alias("ConfigureVm")] Task<VmInfo> ConfigureVm(string vmId, VmConfigChange change);
+
+    /// <summary>
+    /// Boots a VM at Startup, ballooning other VMs toward their floors if the host is short; refused,
+    /// changing nothing, if even that cannot make room.
+    /// </summary>
+    [Alias("StartVm")] Task<VmInfo> StartVm(string vmId);
+
+    /// <summary>Stops a VM; its memory returns to the host and its guest total resets.</summary>
+    [Alias("StopVm")] Task<VmInfo> StopVm(string vmId);
+
+    /// <summary>One guest's report, persisted at once (an operator's word counts).</summary>
+    [Alias("ReportDemand")] Task<VmInfo> ReportDemand(string vmId, int demandMb);
+
+    /// <summary>
+    /// Many guests' reports (the balloon drivers' once-a-second figures) in one message, then up to
+    /// <paramref name="maxPasses"/> passes of the named policy until one changes nothing. Demand alone
+    /// is not persisted; the host writes once if the passes resized anything.
+    /// </summary>
+    [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy, int maxPasses);
+
+    /// <summary>
+    /// Creates and boots many VMs, one after another, in one write (the fleet simulator's set-up):
+    /// each boot may balloon the VMs already running. Refused whole if any would break a rule.
+    /// </summary>
+    [Alias("Provision")] Task<HostInfo> Provision(IReadOnlyList<VmPlacement> vms);
+
+    /// <summary>One balancing pass with the named policy (see <see cref="BalancingPolicies"/>).</summary>
+    [Alias("Balance")] Task<BalancingReport> Balance(string policy);
+}

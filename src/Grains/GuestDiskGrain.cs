@@ -1,0 +1,111 @@
+using HvOrleans.Backup;
+using HvOrleans.Grains.Storage;
+using Microsoft.Extensions.Options;
+
+namespace HvOrleans.Grains;
+
+public sealed class GuestDiskGrain(
+    [PersistentState("disk", GrainStorage.Name)] IPersistentState<GuestDiskState> state,
+    DiskStore disks,
+    IOptions<BackupOptions> options,
+    TimeProvider clock,
+    ILogger<GuestDiskGrain> logger) : Grain, IGuestDiskGrain
+{
+    private static readonly TimeSpan GuardPeriod = TimeSpan.FromMilliseconds(500);
+    private string VmId => this.GetPrimaryKeyString();
+    private DateTime Now => clock.GetUtcNow().UtcDateTime;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A freeze outlives no silo: its deadline is persisted and enforced here and by the guard timer.
+        if (state.State.Disk is { Frozen: true }) await GuardAsync(cancellationToken);
+        this.RegisterGrainTimer(GuardAsync, new GrainTimerCreationOptions(GuardPeriod, GuardPeriod) { KeepAlive = false });
+    }
+
+    public async Task<DiskInfo> SetGuestAgent(bool running) => Info(await SaveAsync((await DiskAsync()) with { GuestAgent = running }));
+
+    public async Task<DiskInfo> Write(DiskWrite write) => Info(await SaveAsync((await DiskAsync()).Write(write, Now)));
+
+    public async Task<DiskInfo> Flush() => Info(await FlushAsync(await DiskAsync()));
+
+    public async Task<DiskInfo> GetInfo() => Info(await DiskAsync());
+
+    public async Task<string> Sha256()
+    {
+        var disk = await DiskAsync();
+        return await disks.DiskSha256Async(VmId, disk.SizeBytes, disk.Overlay.ToList());
+    }
+
+    public async Task<DiskInfo> Adopt(long sizeBytes) =>
+        Info(state.State.Disk ?? await SaveAsync(GuestDisk.Create(sizeBytes)));
+
+    public async Task<DiskInfo> AcquireBackup(string jobId) => Info(await SaveAsync((await DiskAsync()).Acquire(jobId, VmId)));
+
+    public async Task<Consistency> Freeze(string jobId)
+    {
+        var (next, toDisk, consistency) = (await DiskAsync()).Freeze(jobId, Now, options.Value.FreezeTimeout);
+        // Flush first, record the freeze after: a crash between leaves the data on disk and the VM thawed.
+        await disks.ApplyAsync(VmId, toDisk);
+        await SaveAsync(next);
+        return consistency;
+    }
+
+    public async Task<CheckpointResult> Checkpoint(string jobId) =>
+        (await SaveAsync((await DiskAsync()).Checkpoint(jobId))).Captured!;
+
+    public async Task<double?> Thaw(string jobId) => (await SaveAsync((await DiskAsync()).Thaw(jobId, Now))).FreezeWindowMs(jobId);
+
+    public async Task MergeCheckpoint(string jobId)
+    {
+        var (next, toDisk) = (await DiskAsync()).Merge(jobId);
+        await disks.ApplyAsync(VmId, toDisk);   // re-applying after a crash writes the same bytes again
+        await SaveAsync(next);
+    }
+
+    public async Task ReleaseBackup(string jobId)
+    {
+        var disk = (await DiskAsync()).Thaw(jobId, Now);
+        var (merged, toDisk) = disk.Merge(jobId);
+        await disks.ApplyAsync(VmId, toDisk);
+        await SaveAsync(merged.Release(jobId));
+    }
+
+    /// <summary>Writeback of buffered writes, and the guest's own thaw when a freeze outlives its deadline.</summary>
+    private async Task GuardAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Disk is not { } disk) return;
+        var thawed = disk.ThawIfExpired(Now);
+        if (thawed != disk)
+        {
+            logger.LogWarning("VM {VmId}: freeze by {JobId} passed its deadline; the guest thawed itself", VmId, disk.FrozenBy);
+            disk = await SaveAsync(thawed);
+        }
+        if (disk.BufferSinceUtc is { } since && Now - since >= options.Value.WritebackPeriod) await FlushAsync(disk);
+    }
+
+    private async Task<GuestDisk> FlushAsync(GuestDisk disk)
+    {
+        var (next, toDisk) = disk.Flush();
+        if (next == disk) return disk;
+        await disks.ApplyAsync(VmId, toDisk);
+        return await SaveAsync(next);
+    }
+
+    /// <summary>The disk, created on first use of an existing VM (a blob already there — a restore's — keeps its size).</summary>
+    private async Task<GuestDisk> DiskAsync()
+    {
+        if (state.State.Disk is { } disk) return disk;
+        await GrainFactory.GetGrain<IVmGrain>(VmId).GetHostId();   // refused (vm-must-exist) for an unknown VM
+        long sizeBytes = await disks.CreateDiskAsync(VmId, (long)options.Value.DiskSizeMb * 1024 * 1024);
+        return await SaveAsync(GuestDisk.Create(sizeBytes));
+    }
+
+    private async Task<GuestDisk> SaveAsync(GuestDisk disk)
+    {
+        if (disk != state.State.Disk) await state.SaveAsync(new GuestDiskState(disk));
+        return disk;
+    }
+
+    private DiskInfo Info(GuestDisk d) =>
+        new(VmId, d.SizeBytes, d.GuestAgent, d.Buffer.Count + d.Held.Count, d.Frozen, d.CheckpointBy is not null, d.BackupJob);
+}

@@ -1,0 +1,3 @@
+global using HvOrleans.Cli;
+global using HvOrleans.Memory;
+global using Orleans;

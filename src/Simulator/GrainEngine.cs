@@ -1,0 +1,120 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using HvOrleans.Grains;
+using HvOrleans.Silo.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace HvOrleans.Simulator;
+
+/// <summary>
+/// (b)/(c) The same fleet as real host grains in a silo hosted by this process, with in-memory or
+/// Azure (Azurite) state: one call per host per tick carries all its VMs' demands ([Immutable]
+/// batch) and runs the pass; a host writes its state once when a pass resized anything. Writes are
+/// counted from the grains' own storage meter, not inferred.
+/// </summary>
+public sealed class GrainEngine : ISimulationEngine
+{
+    private readonly IHost _silo;
+    private readonly IGrainFactory _grains;
+    private readonly MeterListener _writes = new();
+    private readonly string _runId = Guid.NewGuid().ToString("N")[..8];
+    private string[] _hostIds = [];
+    private string[][] _vmIds = [];
+    private string _policy = "hyperv";
+    private long _calls, _storageWrites;
+
+    private GrainEngine(IHost silo, string storage)
+    {
+        (_silo, Storage) = (silo, storage);
+        _grains = silo.Services.GetRequiredService<IGrainFactory>();
+        _writes.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == StorageMetrics.MeterName && instrument.Name == StorageMetrics.WritesName) listener.EnableMeasurementEvents(instrument);
+        };
+        _writes.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _storageWrites, value));
+        _writes.Start();
+    }
+
+    public string Storage { get; }
+    public long GrainCalls => Interlocked.Read(ref _calls);
+    public long StorageWrites => Interlocked.Read(ref _storageWrites);
+
+    /// <summary>Starts a private silo: <paramref name="storage"/> is <c>memory</c> or <c>azure</c> (needs a connection string).</summary>
+    public static async Task<GrainEngine> StartAsync(string storage, string? connectionString)
+    {
+        bool azure = storage == "azure";
+        Rule.Require(!azure || !string.IsNullOrEmpty(connectionString), "sim-azure-connection",
+            "--storage azure needs Azurite: start the local cluster (infra/cluster.sh up) or set Hv__ConnectionString.");
+        string id = $"sim-{Guid.NewGuid():N}"[..16];
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Hv:Storage"] = azure ? "Azure" : "Memory",
+            ["Hv:ConnectionString"] = connectionString,
+            ["Hv:ClusterId"] = id,
+            ["Hv:ServiceId"] = id,
+            ["Hv:SiloPort"] = $"{FreePort()}",
+            ["Hv:GatewayPort"] = $"{FreePort()}",
+            // The simulator drives every pass itself, in virtual time: the balancers' timers stay quiet.
+            ["Hv:Balancer:BalancingPeriod"] = "1.00:00:00",
+            ["Hv:Balancer:ReminderPeriod"] = "1.00:00:00",
+        });
+        builder.Logging.ClearProviders();
+        builder.UseOrleans(silo => silo.AddHvSilo(builder.Configuration));
+        var host = builder.Build();
+        await host.StartAsync();
+        return new GrainEngine(host, storage);
+    }
+
+    public async Task SetUpAsync(Fleet fleet, IBalancingPolicy policy)
+    {
+        _policy = policy.Name;
+        _hostIds = fleet.Hosts.Select(h => $"{_runId}-{policy.Name}-{h.HostId}").ToArray();
+        _vmIds = fleet.Hosts.Select(h => h.Vms.Select(v => v.VmId).ToArray()).ToArray();
+        await ForEachHostAsync(async h =>
+        {
+            var host = fleet.Hosts[h];
+            var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
+            await grain.Add(host.MemoryMb, host.ReserveMb);
+            await grain.Provision(fleet.Placements(host));
+            Interlocked.Add(ref _calls, 2);
+        });
+    }
+
+    public async Task<IReadOnlyList<VmResize>[]> TickAsync(int[][] demandsMb)
+    {
+        var results = new IReadOnlyList<VmResize>[_hostIds.Length];
+        await ForEachHostAsync(async h =>
+        {
+            var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
+            var demands = demandsMb[h].Select((d, j) => new VmDemand(_vmIds[h][j], d)).ToList();
+            var report = await grain.ReportAndBalance(demands, _policy, Passes.MaxPerTick);
+            Interlocked.Increment(ref _calls);
+            results[h] = report.Resizes;
+        });
+        return results;
+    }
+
+    /// <summary>All hosts at once, bounded so a large fleet does not flood the silo's queues.</summary>
+    private Task ForEachHostAsync(Func<int, Task> work) =>
+        Parallel.ForEachAsync(Enumerable.Range(0, _hostIds.Length), new ParallelOptions { MaxDegreeOfParallelism = 256 },
+            async (h, _) => await work(h));
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Dispose();
+        await _silo.StopAsync();
+        _silo.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

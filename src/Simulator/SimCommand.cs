@@ -1,0 +1,88 @@
+using System.Diagnostics;
+
+namespace HvOrleans.Simulator;
+
+/// <summary><c>hv sim run</c>: a fleet driven by a trace, balanced by each policy in turn, on the same hosts and demand.</summary>
+public sealed class SimCommand(TextWriter output, TextWriter error)
+{
+    public const string Help = """
+          hv sim run (--trace DIR | --synthetic steady|diurnal|bursty|leak) --hosts N --vms-per-host M
+                     [--ticks T] [--policy P | --policies P1,P2,... | --policies all] [--storage none|memory|azure]
+                     [--host-memory-mb N] [--trace-vms FROM..TO] [--seed S] [--density] [--check] [--out DIR] [--json]
+             storage none = the policy code alone; memory/azure = real host grains in a silo this process hosts
+             (azure uses the local cluster's Azurite). Policies: static, hyperv, squeezed, mom, proxmox, lean.
+        """;
+
+    public async Task RunAsync(CommandLine line)
+    {
+        if (line.Word(0, "'run'") != "run") throw new UsageException("The simulator's command is 'hv sim run'.");
+        int seed = line.OptionalInt("seed") ?? 1;
+        var trace = LoadTrace(line, seed);
+        int hosts = line.RequiredMb("hosts"), vmsPerHost = line.RequiredMb("vms-per-host");
+        int ticks = Math.Min(line.OptionalInt("ticks") ?? trace.Ticks, trace.Ticks);
+        var policies = Policies(line);
+        string storage = line.Text("storage") ?? "memory";
+        if (storage is not ("none" or "memory" or "azure")) throw new UsageException($"--storage is none, memory or azure; got '{storage}'.");
+        int? hostMemoryMb = line.OptionalInt("host-memory-mb");
+        bool density = line.Flag("density"), check = line.Flag("check"), json = line.Json;
+        string? outDir = line.Text("out");
+        line.RejectUnknownOptions();
+
+        var fleet = Fleet.Build(trace, hosts, vmsPerHost, hostMemoryMb, seed);
+        string? connection = storage == "azure" ? HvOrleans.Connection.ClusterConnection.Load().ConnectionString : null;
+        Func<Task<ISimulationEngine>> engine = storage == "none"
+            ? () => Task.FromResult<ISimulationEngine>(new PureEngine())
+            : async () => await GrainEngine.StartAsync(storage, connection);
+        var result = await SimulationRunner.RunAsync(fleet, ticks, policies, engine, seed, check, Progress(ticks));
+        error.Write("\r".PadRight(79) + "\r");
+        if (density)
+        {
+            int densityHosts = Math.Min(hosts, 20);
+            foreach (var p in result.Policies)
+            {
+                error.Write($"\rdensity search: {p.Name}…".PadRight(60));
+                p.DensityVmsPerHost = await SimulationRunner.DensityAsync(trace, BalancingPolicies.ByName(p.Name), densityHosts, fleet.Hosts[0].MemoryMb, ticks, seed);
+            }
+            error.Write("\r".PadRight(79) + "\r");
+        }
+        if (outDir is not null) SimulationReport.Write(result, outDir);
+        output.Write(json ? JsonOutput.Serialize(SimulationReport.Json(result)) + "\n" : SimulationReport.Table(result));
+        if (outDir is not null && !json) output.WriteLine($"report: {Path.GetFullPath(Path.Combine(outDir, "report.html"))}");
+    }
+
+    private static DemandTrace LoadTrace(CommandLine line, int seed)
+    {
+        string? folder = line.Text("trace"), synthetic = line.Text("synthetic");
+        if ((folder is null) == (synthetic is null)) throw new UsageException("Give exactly one of --trace DIR and --synthetic KIND.");
+        var trace = folder is not null
+            ? (Directory.Exists(folder) ? DemandTrace.LoadBitbrains(folder) : throw new UsageException($"--trace {folder}: no such folder."))
+            : DemandTrace.Synthetic(synthetic!, 20, line.OptionalInt("ticks") ?? 2016, seed);
+        if (line.Text("trace-vms") is { } range)
+        {
+            var parts = range.Split("..");
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int from) || !int.TryParse(parts[1], out int to) || from < 0 || to > trace.VmCount || from >= to)
+                throw new UsageException($"--trace-vms is FROM..TO within 0..{trace.VmCount}; got '{range}'.");
+            trace = trace.Slice(from, to);
+        }
+        return trace;
+    }
+
+    private static IReadOnlyList<IBalancingPolicy> Policies(CommandLine line)
+    {
+        string names = line.Text("policies") ?? line.Text("policy") ?? "hyperv";
+        return names == "all" ? BalancingPolicies.All : names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(BalancingPolicies.ByName).ToList();
+    }
+
+    private Action<string, int> Progress(int ticks)
+    {
+        var clock = Stopwatch.StartNew();
+        long last = -1000;
+        return (policy, tick) =>
+        {
+            if (tick != ticks && clock.ElapsedMilliseconds - last < (Console.IsErrorRedirected ? 5000 : 200)) return;
+            last = clock.ElapsedMilliseconds;
+            int filled = (int)(30L * tick / ticks);
+            error.Write($"\r{policy,-9} [{new string('#', filled)}{new string('.', 30 - filled)}] {tick}/{ticks} ticks");
+        };
+    }
+}
