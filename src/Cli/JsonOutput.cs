@@ -88,7 +88,7 @@ public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double La
 public sealed record SimRunJson(string Trace, int TickSeconds, int Ticks, int Hosts, int VmsPerHost, int HostMemoryMb, string Storage,
     int Seed, IReadOnlyList<SimPolicyJson> Policies);
 
-public sealed record ChaosJson(long Operations, long Retries, int AcknowledgedDemands, int BackupJobs, int BackupsVerified, double VerifySeconds,
+public sealed record ChaosJson(long Operations, long Retries, int AcknowledgedDemands, int BackupJobs, int BackupsVerified, double VerifySeconds, double VerifySlowestVmSeconds, double VerifySumOfVmsSeconds,
     int Outages, double OutageP50Ms, double OutageP99Ms, double OutageMaxMs,
     int? AuditedWrites, int? AuditedHostStates, int? AuditedGrains, int? EtagConflicts, IReadOnlyList<string> Violations);
 

@@ -32,12 +32,8 @@ public static class HvHome
     public static string ClusterFile => Path.Combine(Directory, "cluster.json");
 }
 
-/// <summary>
-/// A client's settings (section <c>Hv</c>, the silo's names for the same things): which cluster, how
-/// to find its gateways, TLS, and how long to wait. Read from <see cref="HvHome.ClusterFile"/>,
-/// overridden by <c>Hv__*</c> environment variables.
-/// </summary>
-public sealed class ClusterConnectionOptions
+/// <summary>Which cluster, and the storage its membership lives in: the names silos and clients share (section <c>Hv</c>).</summary>
+public class ClusterIdentityOptions
 {
     public const string Section = "Hv";
 
@@ -45,10 +41,18 @@ public sealed class ClusterConnectionOptions
     public string ConnectionString { get; set; } = "";
     [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ClusterId { get; set; } = "hv-local";
     [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ServiceId { get; set; } = "hvorleans";
-    /// <summary>With <see cref="HvStorage.Memory"/>: the one local silo's gateway.</summary>
+    /// <summary>A silo's gateway; with <see cref="HvStorage.Memory"/>, the one local silo's, where clients connect.</summary>
     [Range(1, 65535)] public int GatewayPort { get; set; } = 30000;
-    [ValidateNested] public HvClientOptions Client { get; set; } = new();
     [ValidateNested] public HvTlsOptions Tls { get; set; } = new();
+}
+
+/// <summary>
+/// A client's settings: the cluster's identity, TLS, and how long to wait. Read from
+/// <see cref="HvHome.ClusterFile"/>, overridden by <c>Hv__*</c> environment variables.
+/// </summary>
+public sealed class ClusterConnectionOptions : ClusterIdentityOptions
+{
+    [ValidateNested] public HvClientOptions Client { get; set; } = new();
 }
 
 /// <summary>How long a client waits (section <c>Hv:Client</c>, e.g. <c>Hv__Client__RetryWindow=00:01:00</c>).</summary>

@@ -8,16 +8,9 @@ namespace HvOrleans.Silo.Hosting;
 /// variables, bound once at start with its subsections; an unknown or out-of-range setting stops the
 /// silo before it starts, naming the key.
 /// </summary>
-public sealed class HvSiloOptions
+public sealed class HvSiloOptions : ClusterIdentityOptions
 {
-    public const string Section = "Hv";
-
-    public HvStorage Storage { get; set; } = HvStorage.Azure;
-    public string ConnectionString { get; set; } = "";
-    [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ClusterId { get; set; } = "hv-local";
-    [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ServiceId { get; set; } = "hvorleans";
     [Range(1, 65535)] public int SiloPort { get; set; } = 11111;
-    [Range(1, 65535)] public int GatewayPort { get; set; } = 30000;
     /// <summary>The address other silos and clients reach this one at.</summary>
     [Required] public string AdvertisedIp { get; set; } = "127.0.0.1";
     /// <summary>
@@ -39,7 +32,6 @@ public sealed class HvSiloOptions
     [Range(1, 10)] public int NumMissedProbesLimit { get; set; } = 2;
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")] public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    [ValidateNested] public HvTlsOptions Tls { get; set; } = new();
     [ValidateNested] public BalancerOptions Balancer { get; set; } = new();
     [ValidateNested] public BackupOptions Backup { get; set; } = new();
 

@@ -108,3 +108,57 @@ public class SyntheticTraceTests
         Assert.NotEqual(Enumerable.Range(0, 600).Select(t => a.DemandMb(0, t)), Enumerable.Range(0, 600).Select(t => other.DemandMb(0, t)));
     }
 }
+
+public class TraceFileTests
+{
+    private static string Folder(string name, string text, bool gzip = false)
+    {
+        var dir = Directory.CreateTempSubdirectory("trace-").FullName;
+        string path = Path.Combine(dir, gzip ? $"{name}.gz" : name);
+        if (gzip)
+        {
+            using var file = File.Create(path);
+            using var zip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest);
+            zip.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        }
+        else File.WriteAllText(path, text);
+        return dir;
+    }
+
+    private const string Header = "Timestamp [s];\tMemory capacity provisioned [KB];\tMemory usage [KB]\n";
+
+    [Fact]
+    public void The_memory_only_gzip_format_reads_as_the_original()
+    {
+        var trace = DemandTrace.LoadBitbrains(Folder("1.csv", Header + "1000;\t4194304.0;\t1048576.0\n1300;\t4194304.0;\t2097152.0\n", gzip: true));
+        Assert.Equal([1024, 2048], Enumerable.Range(0, trace.Ticks).Select(t => trace.DemandMb(0, t)));
+        Assert.Equal(4096, trace.ProvisionedMb(0));
+    }
+
+    [Theory]
+    [InlineData("", "1.csv:1: the file is empty; a trace file starts with a header line")]
+    [InlineData("Timestamp [s];\tMemory capacity provisioned [KB];\tMemory usage [KB]\n", "1.csv:2: no samples after the header")]
+    [InlineData("Timestamp;\tCPU\n1000;\t2\n", "1.csv:1: the header names no 'Memory capacity provisioned' and 'Memory usage' columns")]
+    [InlineData("Timestamp [s];\tMemory capacity provisioned [KB];\tMemory usage [KB]\n1000;\t4194304.0;\t1048576.0\n1300;\t4194304.0;\tlots\n", "1.csv:3: 'lots' is not a non-negative number")]
+    [InlineData("Timestamp [s];\tMemory capacity provisioned [KB];\tMemory usage [KB]\n1000;\t4194304.0\n", "1.csv:2: 2 fields where the header has 3")]
+    public void A_bad_trace_file_is_refused_naming_file_and_line(string text, string expected)
+    {
+        string dir = Folder("1.csv", text);
+        var e = Assert.Throws<HvRuleException>(() => DemandTrace.LoadBitbrains(dir));
+        Assert.Equal(("trace-file", $"{Path.Combine(dir, expected)}."), (e.Rule, e.Message));
+    }
+
+    [Fact]
+    public async Task Hv_sim_runs_the_simulator_program_on_the_repository_trace()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Repo.HvDll, "sim", "run", "--trace", Repo.Trace, "--hosts", "2",
+            "--vms-per-host", "4", "--ticks", "24", "--policies", "hyperv,lean", "--storage", "none", "--json"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var hv = System.Diagnostics.Process.Start(start)!;
+        string stdout = await hv.StandardOutput.ReadToEndAsync();
+        await hv.WaitForExitAsync();
+        Assert.Equal(0, hv.ExitCode);
+        var run = System.Text.Json.JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(("bitbrains:bitbrains-rnd-2013-7", 24, 2), (run.GetProperty("trace").GetString(), run.GetProperty("ticks").GetInt32(), run.GetProperty("hosts").GetInt32()));
+        Assert.Equal(["hyperv", "lean"], run.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+    }
+}
