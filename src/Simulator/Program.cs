@@ -3,19 +3,8 @@ using HvOrleans.Simulator;
 
 // 'hv sim run …' arrives here as 'sim run …'; 'hv-sim run …' works too.
 var line = args.FirstOrDefault() == "sim" ? args[1..] : args;
-var output = Console.Out;
-try
+return await ConsoleProgram.RunAsync("hv sim", Console.Error, async () =>
 {
-    await new SimCommand(output, Console.Error).RunAsync(new CommandLine(line));
+    await new SimCommand(Console.Out, Console.Error).RunAsync(new CommandLine(line));
     return ExitCodes.Ok;
-}
-catch (UsageException e)
-{
-    Console.Error.WriteLine($"hv sim: {e.Message}\n{SimCommand.Help}");
-    return ExitCodes.Usage;
-}
-catch (HvOrleans.HvRuleException e)
-{
-    Console.Error.WriteLine($"hv sim: refused [{e.Rule}]: {e.Message}");
-    return ExitCodes.Refused;
-}
+}, usageHint: SimCommand.Help);

@@ -1,13 +1,12 @@
-using HvOrleans;
 using HvOrleans.Cli;
 using HvOrleans.Connection;
 using HvOrleans.Tools;
 using Microsoft.Extensions.DependencyInjection;
 
 // Drills measure failures themselves: a failed call is data, not something to retry behind the operator's back.
-var output = Console.Out;
-try
+return await ConsoleProgram.RunAsync("hv-drill", Console.Error, async () =>
 {
+    var output = Console.Out;
     var line = new CommandLine(args);
     if (line.Words is ["audit", "check", var directory])
     {
@@ -28,32 +27,12 @@ try
     var options = ClusterConnection.Load();
     using var host = await ClusterConnection.ConnectAsync(options, CancellationToken.None);
     return await drill(host.Services.GetRequiredService<IClusterClient>(), options) ? ExitCodes.Ok : ExitCodes.Refused;
-}
-catch (UsageException e)
-{
-    Console.Error.WriteLine($"hv-drill: {e.Message}\n{Usage}");
-    return ExitCodes.Usage;
-}
-catch (ClusterConfigurationException e)
-{
-    Console.Error.WriteLine($"hv-drill: configuration: {e.Message}");
-    return ExitCodes.Usage;
-}
-catch (ClusterUnreachableException e)
-{
-    Console.Error.WriteLine($"hv-drill: {e.Message}");
-    return ExitCodes.Unreachable;
-}
-catch (HvRuleException e)
-{
-    Console.Error.WriteLine($"hv-drill: refused [{e.Rule}]: {e.Message}");
-    return ExitCodes.Refused;
-}
+}, usageHint: Program.Usage);
 
 public static partial class Program
 {
     public const string Usage = """
-          hv chaos run [--minutes M] [--seed S] [--json]     the chaos workload (infra/chaos.sh runs it beside its nemesis)
+          hv chaos run [--minutes M] [--seed S] [--audit DIR] [--json]  the chaos workload (infra/chaos.sh runs it beside its nemesis)
           hv cluster failover [--kills K] [--seed S] [--json]  SIGKILL random silos of the local cluster, time failover
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
           hv-drill audit check <dir>                        check a state audit (Hv:AuditDirectory) after a run

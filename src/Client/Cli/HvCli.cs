@@ -5,7 +5,7 @@ namespace HvOrleans.Client.Cli;
 /// <summary>The <c>hv</c> operator console. Exit codes: 0 ok, 1 refused by a rule, 2 usage, 3 no cluster.</summary>
 public sealed class HvCli(TextWriter output, TextWriter error)
 {
-    private const int Ok = ExitCodes.Ok, Refused = ExitCodes.Refused, Usage = ExitCodes.Usage, Unreachable = ExitCodes.Unreachable;
+    private const int Ok = ExitCodes.Ok, Usage = ExitCodes.Usage;
 
     public const string Help = """
         hv — HvOrleans operator console
@@ -30,10 +30,8 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         written by 'infra/cluster.sh up'; Hv__* environment variables override it (e.g. Hv__Client__RetryWindow=00:01:00).
         """;
 
-    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
-    {
-        var retryWindow = new HvClientOptions().RetryWindow;
-        try
+    public Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default) =>
+        ConsoleProgram.RunAsync("hv", error, async () =>
         {
             var line = new CommandLine(args);
             if (line.Words.Count == 0 || line.Flag("help") || line.Words[0] == "help")
@@ -51,43 +49,15 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             var command = new BackupCommands(output).Resolve(line) ?? Resolve(line);
             line.RejectUnknownOptions();
             var options = ClusterConnection.Load();
-            retryWindow = options.Client.RetryWindow;
             using var host = await ClusterConnection.ConnectAsync(options, cancellationToken);
             var grains = host.Services.GetRequiredService<IClusterClient>();
-            await new OperationRetry(retryWindow, (attempt, e, delay) => error.WriteLine(
+            await new OperationRetry(options.Client.RetryWindow, (attempt, e, delay) => error.WriteLine(
                     $"hv: the cluster did not answer ({e.GetType().Name}: {FirstLine(e.Message)}); retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1})"))
                 .RunAsync(() => command(grains), cancellationToken);
             return Ok;
-        }
-        catch (UsageException e)
-        {
-            error.WriteLine($"hv: {e.Message} (see 'hv help')");
-            return Usage;
-        }
-        catch (HvRuleException e)
-        {
-            error.WriteLine($"hv: refused [{e.Rule}]: {e.Message}");
-            return Refused;
-        }
-        catch (ClusterConfigurationException e)
-        {
-            error.WriteLine($"hv: configuration: {e.Message}");
-            return Usage;
-        }
-        catch (ClusterUnreachableException e)
-        {
-            error.WriteLine($"hv: {e.Message}");
-            return Unreachable;
-        }
-        catch (Exception e) when (OperationRetry.IsTransient(e))
-        {
-            error.WriteLine($"hv: the cluster did not answer within {retryWindow.TotalSeconds:0} s: {FirstLine(e.Message)}. " +
-                "The outcome is unknown; the command is safe to repeat.");
-            return Unreachable;
-        }
-    }
+        }, usageHint: "see 'hv help'");
 
-    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+    private static string FirstLine(string message) => ConsoleProgram.FirstLine(message);
 
     /// <summary>Reads the whole command line before connecting, so a typo fails in milliseconds.</summary>
     private Func<IGrainFactory, Task> Resolve(CommandLine line) => (line.Words[0], line.Words.ElementAtOrDefault(1)) switch
