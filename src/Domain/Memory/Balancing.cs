@@ -80,15 +80,21 @@ public static class BalancingPass
         }
         var growers = vms
             .Where(v => v.IsBalanced && desired.TryGetValue(v.VmId, out var d) && d > v.Memory.AssignedMb)
-            .OrderByDescending(v => v.Config.Weight).ThenBy(v => v.VmId, StringComparer.Ordinal);
-        foreach (var vm in growers)
-        {
-            long freeMb = Math.Max(0, capacityMb - usedMb);
-            int ceilingMb = (int)Math.Min(int.MaxValue, vm.Memory.AssignedMb + freeMb);
-            var after = vm.Memory.ResizeTo(vm.Config, desired[vm.VmId], ceilingMb);
-            usedMb += after.AssignedMb - vm.Memory.AssignedMb;
-            if (after != vm.Memory) resizes.Add(new(vm.VmId, vm.Memory, after));
-        }
+            .OrderByDescending(v => v.Config.Weight).ThenBy(v => v.VmId, StringComparer.Ordinal).ToList();
+        // Every grower's demand before anyone's buffer: hot-add comes in 128 MB blocks, and one VM's
+        // block rounded up for its buffer must not take the room another needs for its demand.
+        var grown = growers.ToDictionary(v => v.VmId, v => v.Memory, StringComparer.Ordinal);
+        foreach (var phase in new Func<BalancingVm, int>[] { v => Math.Min(desired[v.VmId], v.Memory.DemandLevelMb(v.Config)), v => desired[v.VmId] })
+            foreach (var vm in growers)
+            {
+                var memory = grown[vm.VmId];
+                long freeMb = Math.Max(0, capacityMb - usedMb);
+                int ceilingMb = (int)Math.Min(int.MaxValue, memory.AssignedMb + freeMb);
+                var after = memory.ResizeTo(vm.Config, phase(vm), ceilingMb);
+                usedMb += after.AssignedMb - memory.AssignedMb;
+                grown[vm.VmId] = after;
+            }
+        resizes.AddRange(growers.Where(v => grown[v.VmId] != v.Memory).Select(v => new VmResize(v.VmId, v.Memory, grown[v.VmId])));
         return resizes;
     }
 

@@ -72,8 +72,9 @@ public sealed record class VmMemory(
     /// <summary>
     /// Moves Assigned toward <paramref name="targetMb"/> as Hyper-V does. Shrinking balloons whole
     /// pages, never below Minimum nor past the guest's floor. Growing first unballoons, then hot-adds
-    /// 128 MB blocks (the last may be partial to land on Maximum), never past
-    /// <paramref name="ceilingMb"/>, the most the host can give this VM now.
+    /// 128 MB blocks (the last may be partial to land on Maximum, or to take what the host can back
+    /// when it cannot back a whole block), never past <paramref name="ceilingMb"/>, the most the host
+    /// can give this VM now.
     /// </summary>
     public VmMemory ResizeTo(VmConfig config, int targetMb, int ceilingMb)
     {
@@ -100,7 +101,9 @@ public sealed record class VmMemory(
             int roomToMaximumMb = config.MaximumMb - HighWaterMb;
             int roomOnHostMb = Math.Max(ceilingMb, AssignedMb) - AssignedMb - unballoonMb;
             hotAddMb = Math.Min((int)CeilingDiv(remainingMb, HotAddBlockMb) * HotAddBlockMb, roomToMaximumMb);
-            if (hotAddMb > roomOnHostMb) hotAddMb = roomOnHostMb / HotAddBlockMb * HotAddBlockMb;
+            // A block the host cannot back in full: the guest onlines only the part that is backed
+            // (hv_balloon does), so a VM short of memory gets what there is rather than nothing.
+            if (hotAddMb > roomOnHostMb) hotAddMb = Math.Min((int)RoundUpToPage(remainingMb), RoundDownToPage(roomOnHostMb));
         }
         return this with { AssignedMb = AssignedMb + unballoonMb + hotAddMb, HighWaterMb = HighWaterMb + hotAddMb };
     }

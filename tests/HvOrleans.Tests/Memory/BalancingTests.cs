@@ -90,3 +90,24 @@ public class BalancingTests
     public void Weighted_share_water_fills_in_pages(long availableMb, int[] needs, int[] weights, int[] expected) =>
         Assert.Equal(expected, WeightedShare.Distribute(availableMb, needs, weights));
 }
+
+public class PartialHotAddTests
+{
+    private static BalancingVm Vm(string id, int demandMb)
+    {
+        var config = new VmConfig(2048, 512, 8192);
+        return new(id, config, VmMemory.Boot(config).WithDemand(demandMb));
+    }
+
+    [Fact]
+    public void A_vm_short_of_demand_gets_the_part_of_a_block_the_host_can_back()
+    {
+        // Issue 12, defect 1: capacity 4296 MB, demands 1750 and 2100. Demand (3850) fits; demand plus buffer does not.
+        var resizes = BalancingPass.Converge(HyperVPolicy.Instance, 4296, [Vm("a", 1750), Vm("b", 2100)], maxPasses: 30);
+        var after = resizes.ToDictionary(r => r.VmId, r => r.After);
+        var a = after.GetValueOrDefault("a") ?? Vm("a", 1750).Memory;
+        var b = after.GetValueOrDefault("b") ?? Vm("b", 2100).Memory;
+        Assert.True(a.AssignedMb >= 1750 && b.AssignedMb >= 2100, $"a {a.AssignedMb} MB (demand 1750), b {b.AssignedMb} MB (demand 2100)");
+        Assert.True(a.AssignedMb + b.AssignedMb <= 4296);
+    }
+}

@@ -44,10 +44,10 @@ public class VmMemoryTests
     }
 
     [Fact]
-    public void Hot_add_never_passes_the_hosts_ceiling()
+    public void Hot_add_stops_at_the_hosts_ceiling_with_the_part_of_a_block_the_host_can_back()
     {
         var m = Booted(5000).ResizeTo(Config, 6000, 2048 + 300);
-        Assert.Equal(2048 + 256, m.AssignedMb);     // two whole blocks fit, the third does not
+        Assert.Equal((2048 + 300, 2048 + 300), (m.AssignedMb, m.HighWaterMb));   // two whole blocks and 44 MB of a third
     }
 
     [Theory]
