@@ -31,5 +31,6 @@ public interface IGuestDiskGrain : IGrainWithStringKey
     [Alias("Checkpoint")] Task<CheckpointResult> Checkpoint(string jobId);
     [Alias("Thaw")] Task<double?> Thaw(string jobId);
     [Alias("MergeCheckpoint")] Task MergeCheckpoint(string jobId);
-    [Alias("ReleaseBackup")] Task ReleaseBackup(string jobId);
+    /// <summary>Thaws, merges and lets the job go; unless the backup was <paramref name="committed"/>, what it captured is tracked again.</summary>
+    [Alias("ReleaseBackup")] Task ReleaseBackup(string jobId, bool committed);
 }

@@ -62,12 +62,12 @@ public sealed class GuestDiskGrain(
         await SaveAsync(next);
     }
 
-    public async Task ReleaseBackup(string jobId)
+    public async Task ReleaseBackup(string jobId, bool committed)
     {
         var disk = (await DiskAsync()).Thaw(jobId, Now);
         var (merged, toDisk) = disk.Merge(jobId);
         await disks.ApplyAsync(VmId, toDisk);
-        await SaveAsync(merged.Release(jobId));
+        await SaveAsync(merged.Release(jobId, committed));
     }
 
     /// <summary>Writeback of buffered writes, and the guest's own thaw when a freeze outlives its deadline.</summary>

@@ -20,7 +20,8 @@ public sealed record class DiskWrite([property: Id(0)] long OffsetBytes, [proper
             $"A write starts on a {SectorBytes}-byte sector; got offset {OffsetBytes}.");
         Rule.Require(LengthBytes > 0 && LengthBytes % SectorBytes == 0 && LengthBytes <= LargestWriteBytes, "write-length-sector",
             $"A write is 1..{LargestWriteBytes / SectorBytes} whole {SectorBytes}-byte sectors; got length {LengthBytes}.");
-        Rule.Require(EndBytes <= diskBytes, "write-within-disk",
+        // Compared without adding, so an offset near long.MaxValue cannot wrap round into the disk.
+        Rule.Require(OffsetBytes <= diskBytes - LengthBytes, "write-within-disk",
             $"A write must end within the disk ({diskBytes} bytes); got {OffsetBytes}+{LengthBytes}.");
         return this;
     }

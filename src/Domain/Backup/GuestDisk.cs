@@ -109,9 +109,19 @@ public sealed record class GuestDisk(
 
     /// <summary>Closes the checkpoint: its log is merged into the base disk (returned, in order).</summary>
     public (GuestDisk Next, IReadOnlyList<DiskWrite> ToDisk) Merge(string jobId) =>
-        CheckpointBy != jobId ? (this, []) : (this with { CheckpointBy = null, Captured = null, CheckpointLog = [] }, CheckpointLog);
+        CheckpointBy != jobId ? (this, []) : (this with { CheckpointBy = null, CheckpointLog = [] }, CheckpointLog);
 
-    public GuestDisk Release(string jobId) => BackupJob == jobId ? this with { BackupJob = null } : this;
+    /// <summary>
+    /// Lets the job go. The blocks its checkpoint captured leave change tracking only with a
+    /// <paramref name="committed"/> backup; a failed or cancelled one gives them back, so the next
+    /// incremental still holds every change since the last committed backup.
+    /// </summary>
+    public GuestDisk Release(string jobId, bool committed)
+    {
+        if (BackupJob != jobId) return this;
+        var changed = committed || Captured is null ? ChangedBlocks : ChangedBlocks.Union(Captured.ChangedBlocks);
+        return this with { BackupJob = null, Captured = null, ChangedBlocks = changed };
+    }
 }
 
 /// <summary>What the checkpoint step captured: the blocks changed since the last backup, and whether the freeze still held.</summary>

@@ -60,7 +60,7 @@ public sealed class BackupJobGrain(
         catch
         {
             // Refused: let go of the VMs taken so far, so a refusal changes nothing.
-            foreach (var p in progress) await Disk(p.VmId).ReleaseBackup(JobId);
+            foreach (var p in progress) await Disk(p.VmId).ReleaseBackup(JobId, committed: false);
             throw;
         }
         await state.SaveAsync(new BackupJobState(incremental, JobState.Running, [.. progress]));
@@ -150,7 +150,7 @@ public sealed class BackupJobGrain(
             case BackupStep.Cleanup:
                 await grain.MergeCheckpoint(JobId);
                 await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId!);
-                await grain.ReleaseBackup(JobId);
+                await grain.ReleaseBackup(JobId, committed: true);   // the record is in the catalog since Copy
                 return vm with { Step = step };
             default:
                 return vm with { Step = BackupStep.Done };
@@ -199,7 +199,7 @@ public sealed class BackupJobGrain(
         try
         {
             if (vm.SnapshotId is not null) await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId);
-            await Disk(vm.VmId).ReleaseBackup(JobId);
+            await Disk(vm.VmId).ReleaseBackup(JobId, committed: false);
         }
         catch (Exception e)
         {
