@@ -58,13 +58,13 @@ public sealed record ChecksumJson(string VmId, string Sha256);
 public sealed record BackupStartedJson(string JobId);
 
 public sealed record BackupVmJson(string VmId, string Step, string Consistency, long BytesCopied, long BytesTotal, double? FreezeWindowMs,
-    string BackupId, string? ParentBackupId, string? Sha256, string? Error);
+    string BackupId, string? ParentBackupId, string? Sha256, int FailedAttempts, string? Error);
 
-public sealed record BackupJobJson(string JobId, string State, bool Incremental, string Silo, IReadOnlyList<BackupVmJson> Vms)
+public sealed record BackupJobJson(string JobId, string State, bool Incremental, bool CancelRequested, string Silo, IReadOnlyList<BackupVmJson> Vms)
 {
-    public static BackupJobJson Of(BackupJobInfo job) => new(job.JobId, job.State.ToString(), job.Incremental, job.Silo,
+    public static BackupJobJson Of(BackupJobInfo job) => new(job.JobId, job.State.ToString(), job.Incremental, job.CancelRequested, job.Silo,
         job.Vms.Select(v => new BackupVmJson(v.VmId, BackupSteps.InProgress(v.Step).ToString(), v.Consistency.ToString(), v.BytesCopied, v.BytesTotal,
-            v.FreezeWindowMs is { } w ? Math.Round(w, 3) : null, v.BackupId, v.ParentBackupId, v.Sha256, v.Error)).ToList());
+            v.FreezeWindowMs is { } w ? Math.Round(w, 3) : null, v.BackupId, v.ParentBackupId, v.Sha256, v.FailedAttempts, v.Error)).ToList());
 }
 
 public sealed record BackupRecordJson(string BackupId, string VmId, string JobId, DateTime CreatedUtc, string Consistency, string Kind,

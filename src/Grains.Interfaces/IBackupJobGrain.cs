@@ -9,4 +9,11 @@ public interface IBackupJobGrain : IGrainWithStringKey
 
     /// <summary>The job's progress. Refused (backup-job-must-exist) for an unknown job. Answers while the job works.</summary>
     [AlwaysInterleave, Alias("GetInfo")] Task<BackupJobInfo> GetInfo();
+
+    /// <summary>
+    /// Asks the job to stop at its next safe point (between steps, or between attempts of a failing
+    /// one): VMs not yet done are thawed, merged and let go, their snapshots and staged blocks removed,
+    /// and the job ends Cancelled. Backups already committed stay. Durable once answered; repeating it is harmless.
+    /// </summary>
+    [AlwaysInterleave, Alias("Cancel")] Task<BackupJobInfo> Cancel();
 }

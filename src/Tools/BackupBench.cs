@@ -99,7 +99,7 @@ public sealed class BackupBench(TextWriter output, TextWriter error)
         foreach (var job in jobs)
         {
             var info = job;
-            while (info.State == JobState.Running)
+            while (!BackupSteps.Finished(info.State))
             {
                 await Task.Delay(100);
                 info = await grains.GetGrain<IBackupJobGrain>(job.JobId).GetInfo();

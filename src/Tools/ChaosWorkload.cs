@@ -89,7 +89,7 @@ public sealed class ChaosWorkload(TextWriter output, TextWriter error)
         {
             var job = await Retry(() => grains.GetGrain<IBackupJobGrain>(jobId).GetInfo());
             var waitUntil = DateTime.UtcNow.AddMinutes(3);
-            while (job.State == JobState.Running && DateTime.UtcNow < waitUntil)
+            while (!BackupSteps.Finished(job.State) && DateTime.UtcNow < waitUntil)
             {
                 await Task.Delay(500);
                 job = await Retry(() => grains.GetGrain<IBackupJobGrain>(jobId).GetInfo());

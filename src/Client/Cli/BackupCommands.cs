@@ -12,6 +12,7 @@ public sealed class BackupCommands(TextWriter output)
           hv disk flush <vm> | hv disk show <vm> [--json] | hv disk checksum <vm> [--json]
           hv backup start <vm>... [--incremental] [--job ID] [--json]   → jobId (repeating the same --job is safe)
           hv backup show <jobId> [--json] [--wait SECONDS]
+          hv backup cancel <jobId> [--json]         stop at the next safe point; everything the job holds is let go
           hv backup list (--vm V | --host H) [--json]       a VM's backups, or those of every VM on a host
           hv backup verify <backupId> [--json] | hv backup restore <backupId> --to <newVm> [--op ID] [--json]
                                   (a backup id is <vm>@<job>; a restore repeated with the same --op ID returns the VM it made,
@@ -26,6 +27,7 @@ public sealed class BackupCommands(TextWriter output)
         ("disk", "checksum") => Checksum(line.Word(2, "vm id"), line.Json),
         ("backup", "start") => Start(line.Words.Skip(2).ToList(), line.Flag("incremental"), line.Text("job"), line.Json),
         ("backup", "show") => Show(line.Word(2, "job id"), line.Json, line.OptionalInt("wait") ?? 0),
+        ("backup", "cancel") => Cancel(line.Word(2, "job id"), line.Json),
         ("backup", "list") => List(line.Text("vm"), line.Text("host"), line.Json),
         ("backup", "verify") => Verify(line.Word(2, "backup id"), line.Json),
         ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."),
@@ -72,7 +74,7 @@ public sealed class BackupCommands(TextWriter output)
         var job = await grain.GetInfo();
         var deadline = DateTime.UtcNow.AddSeconds(waitSeconds);
         bool live = !json && !Console.IsOutputRedirected && waitSeconds > 0;
-        while (job.State == JobState.Running && DateTime.UtcNow < deadline)
+        while (!BackupSteps.Finished(job.State) && DateTime.UtcNow < deadline)
         {
             if (live) output.Write("\x1b[H\x1b[J" + Text(job));
             await Task.Delay(500);
@@ -80,6 +82,14 @@ public sealed class BackupCommands(TextWriter output)
         }
         if (live) output.Write("\x1b[H\x1b[J");
         output.Write(json ? JsonOutput.Serialize(BackupJobJson.Of(job)) + "\n" : Text(job));
+    };
+
+    private Func<IGrainFactory, Task> Cancel(string jobId, bool json) => async grains =>
+    {
+        var job = await grains.GetGrain<IBackupJobGrain>(jobId).Cancel();
+        output.Write(json ? JsonOutput.Serialize(BackupJobJson.Of(job)) + "\n"
+            : BackupSteps.Finished(job.State) ? $"backup job {jobId} already ended: {job.State}\n"
+            : $"backup job {jobId}: cancel requested; it stops at its next safe point (hv backup show {jobId} --wait 60)\n");
     };
 
     private Func<IGrainFactory, Task> List(string? vmId, string? hostId, bool json)
@@ -119,7 +129,7 @@ public sealed class BackupCommands(TextWriter output)
 
     private static string Text(BackupJobInfo job)
     {
-        var text = new StringBuilder($"backup job {job.JobId}: {job.State}{(job.Incremental ? " (incremental)" : "")}\n");
+        var text = new StringBuilder($"backup job {job.JobId}: {job.State}{(job.Incremental ? " (incremental)" : "")}{(job.CancelRequested && !BackupSteps.Finished(job.State) ? ", cancel requested" : "")}\n");
         foreach (var v in job.Vms)
         {
             double share = v.BytesTotal == 0 ? 0 : (double)v.BytesCopied / v.BytesTotal;

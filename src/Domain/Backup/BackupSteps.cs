@@ -13,7 +13,36 @@ public enum Consistency
 }
 
 [GenerateSerializer, Alias("HvOrleans.JobState")]
-public enum JobState { Running, Completed, Failed }
+public enum JobState
+{
+    Running,
+    Completed,
+    Failed,
+    /// <summary>Saved, its VMs not all taken yet: a silo that dies now leaves a job that finishes starting, or fails, when it comes back.</summary>
+    Starting,
+    /// <summary>Stopped at a safe point by the operator; everything it held was let go.</summary>
+    Cancelled,
+}
+
+/// <summary>
+/// How a backup step that failed for a passing reason (storage or a silo briefly away) is tried
+/// again: after a delay that doubles from 250 ms up to 30 s, at most a bounded number of times; then
+/// the VM's backup fails, so that a job never holds its VMs for ever.
+/// </summary>
+public static class StepRetry
+{
+    public static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(250), LongestDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>The wait before attempt <paramref name="failedAttempts"/> + 1.</summary>
+    public static TimeSpan Delay(int failedAttempts) =>
+        TimeSpan.FromTicks(Math.Min(LongestDelay.Ticks, FirstDelay.Ticks << Math.Clamp(failedAttempts - 1, 0, 20)));
+
+    public static bool GivesUp(int failedAttempts, int maxAttempts) => failedAttempts >= maxAttempts;
+
+    /// <summary>The time all the waits add up to before giving up: what an operator waits at most for a stuck step.</summary>
+    public static TimeSpan Patience(int maxAttempts) =>
+        TimeSpan.FromTicks(Enumerable.Range(1, Math.Max(0, maxAttempts - 1)).Sum(a => Delay(a).Ticks));
+}
 
 /// <summary>The order of a VM's backup steps. Every step is persisted before the next starts.</summary>
 public static class BackupSteps
@@ -31,6 +60,8 @@ public static class BackupSteps
     };
 
     public static bool Finished(BackupStep step) => step is BackupStep.Done or BackupStep.Failed;
+
+    public static bool Finished(JobState state) => state is JobState.Completed or JobState.Failed or JobState.Cancelled;
 
     /// <summary>The unit of copying and of change tracking.</summary>
     public const int BlockBytes = 4 * 1024 * 1024;

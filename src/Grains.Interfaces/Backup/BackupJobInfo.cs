@@ -18,7 +18,13 @@ public sealed record class BackupVmProgress(
     [property: Id(12)] string? ParentBackupId,
     [property: Id(13)] long DiskBytes,
     [property: Id(14)] string HostId,
-    [property: Id(15)] VmConfig Config);
+    [property: Id(15)] VmConfig? Config,
+    [property: Id(16)] int FailedAttempts)
+{
+    /// <summary>A VM named by a job that has not taken it yet.</summary>
+    public static BackupVmProgress Pending(string vmId, string jobId) =>
+        new(vmId, BackupStep.Pending, Consistency.FileSystem, 0, 0, null, BackupIds.Of(vmId, jobId), null, null, null, 0, BlockSet.Empty, null, 0, "", null, 0);
+}
 
 [GenerateSerializer, Immutable, Alias("HvOrleans.BackupJobInfo")]
 public sealed record class BackupJobInfo(
@@ -26,4 +32,5 @@ public sealed record class BackupJobInfo(
     [property: Id(1)] JobState State,
     [property: Id(2)] bool Incremental,
     [property: Id(3)] IReadOnlyList<BackupVmProgress> Vms,
-    [property: Id(4)] string Silo);
+    [property: Id(4)] string Silo,
+    [property: Id(5)] bool CancelRequested);

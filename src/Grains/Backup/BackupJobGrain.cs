@@ -1,213 +1,282 @@
-using System.Security.Cryptography;
-using HvOrleans.Backup;
 using HvOrleans.Grains.Storage;
 using Microsoft.Extensions.Options;
 
 namespace HvOrleans.Grains;
 
 /// <summary>
-/// Runs one backup job. The job's progress is persisted after every step (and every few copied
-/// blocks); a reminder brings an unfinished job back after a silo failure, and each step is
-/// idempotent, so a step re-run after a crash finds what its first run made.
+/// Runs one backup job. The job is saved before it takes any VM, and its progress after every step
+/// (and every few copied blocks); a reminder brings an unfinished job back after a silo failure, and
+/// each step is idempotent, so a step re-run after a crash finds what its first run made. A step
+/// that fails for a passing reason is tried again a bounded number of times; an operator's cancel
+/// stops the job at the next safe point.
 /// </summary>
 public sealed class BackupJobGrain(
     [PersistentState("job", GrainStorage.Name)] IPersistentState<BackupJobState> state,
+    [PersistentState("cancel", GrainStorage.Name)] IPersistentState<BackupCancelState> cancel,
     DiskStore disks,
     IOptions<BackupOptions> options,
+    TimeProvider clock,
     ILogger<BackupJobGrain> logger) : Grain, IBackupJobGrain, IRemindable
 {
     private const string ReminderName = "resume";
+    private static readonly TimeSpan TickPeriod = TimeSpan.FromMilliseconds(250);
     private IGrainTimer? _timer;
-    // The running SHA-256 of a full backup's image, and how many blocks it has seen (memory only).
-    private IncrementalHash? _hash;
-    private string? _hashFor;
-    private int _hashedBlocks;
+    private BackupCopy? _copy;
+    private DateTimeOffset _retryAt;
 
     private string JobId => this.GetPrimaryKeyString();
-    private IBackupCatalogGrain Catalog(string vmId) => GrainFactory.GetGrain<IBackupCatalogGrain>(vmId);
+    private BackupJobState Job => state.State;
     private IGuestDiskGrain Disk(string vmId) => GrainFactory.GetGrain<IGuestDiskGrain>(vmId);
+    private BackupCopy Copy => _copy ??= new BackupCopy(disks, options.Value.BlocksPerProgress * options.Value.CopyParallelism);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State is { Exists: true, State: JobState.Running }) StartWorking();
+        if (Job.Exists && !BackupSteps.Finished(Job.State)) StartWorking();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _copy?.Dispose();
         return Task.CompletedTask;
     }
 
     public async Task<BackupJobInfo> Start(IReadOnlyList<string> vmIds, bool incremental)
     {
-        if (state.State.Exists)
+        if (Job.Exists)
         {
-            Rule.Require(state.State.Vms.Select(v => v.VmId).SequenceEqual(vmIds), "backup-job-exists",
-                $"Backup job {JobId} exists for other VMs.");
+            Rule.Require(Job.Vms.Select(v => v.VmId).SequenceEqual(vmIds), "backup-job-exists", $"Backup job {JobId} exists for other VMs.");
             return Info();   // a repeated start of the same job is the same job
         }
         ResourceNames.Validate("backup-job", JobId);
         Rule.Require(vmIds.Count > 0, "backup-needs-vms", "A backup job names at least one VM; got none.");
         Rule.Require(vmIds.Distinct().Count() == vmIds.Count, "backup-vms-distinct", $"A backup job names each VM once; got {string.Join(", ", vmIds)}.");
-        var progress = new List<BackupVmProgress>();
+        foreach (var vmId in vmIds) ResourceNames.Validate("vm", vmId);
+        // Saved and kept alive by its reminder before any VM is taken: a crash from here on never leaves a VM held by a job nobody runs.
+        await state.SaveAsync(new BackupJobState(incremental, JobState.Starting, [.. vmIds.Select(v => BackupVmProgress.Pending(v, JobId))]));
+        await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
         try
         {
-            foreach (var vmId in vmIds)
-            {
-                // The VM as it is now is what a restore of this backup recreates.
-                var vm = (await GrainFactory.GetGrain<IVmGrain>(vmId).GetInfo()).Snapshot;
-                var disk = await Disk(vmId).AcquireBackup(JobId);
-                var parent = incremental ? await Catalog(vmId).Latest() : null;
-                progress.Add(new BackupVmProgress(vmId, BackupStep.Pending, Consistency.FileSystem, 0, 0, null,
-                    BackupIds.Of(vmId, JobId), null, null, null, 0, BlockSet.Empty, parent?.BackupId, disk.SizeBytes, vm.HostId, vm.Config));
-            }
+            await TakeVmsAsync();
         }
-        catch
+        catch (HvRuleException)
         {
-            // Refused: let go of the VMs taken so far, so a refusal changes nothing.
-            foreach (var p in progress) await Disk(p.VmId).ReleaseBackup(JobId, committed: false);
+            // Refused: the VMs taken so far are let go and the job forgotten, so a refusal changes nothing.
+            await ForgetAsync();
             throw;
         }
-        await state.SaveAsync(new BackupJobState(incremental, JobState.Running, [.. progress]));
-        await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
         logger.LogInformation("Backup job {JobId} started for {Vms}", JobId, string.Join(", ", vmIds));
         StartWorking();
         return Info();
     }
 
-    public Task<BackupJobInfo> GetInfo()
+    public Task<BackupJobInfo> GetInfo() => Task.FromResult(RequireJob());
+
+    public async Task<BackupJobInfo> Cancel()
     {
-        Rule.Require(state.State.Exists, "backup-job-must-exist", $"Backup job {JobId} does not exist.");
-        return Task.FromResult(Info());
+        RequireJob();
+        if (!BackupSteps.Finished(Job.State) && !cancel.State.Requested)
+        {
+            await cancel.SaveAsync(new BackupCancelState(Requested: true));
+            logger.LogInformation("Backup job {JobId}: cancel requested", JobId);
+        }
+        return Info();
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (state.State is { Exists: true, State: JobState.Running }) StartWorking();
-        else if (await this.GetReminder(ReminderName) is { } reminder) await this.UnregisterReminder(reminder);
+        if (Job.Exists && !BackupSteps.Finished(Job.State)) StartWorking();
+        else await StopRemindingAsync();
     }
 
     private void StartWorking() =>
-        _timer ??= this.RegisterGrainTimer(WorkAsync, new GrainTimerCreationOptions(TimeSpan.Zero, TimeSpan.FromMilliseconds(250)) { KeepAlive = true });
+        _timer ??= this.RegisterGrainTimer(WorkAsync, new GrainTimerCreationOptions(TimeSpan.Zero, TickPeriod) { KeepAlive = true });
 
     /// <summary>Runs steps back to back (so freeze → checkpoint → thaw is short), persisting after each.</summary>
     private async Task WorkAsync(CancellationToken cancellationToken)
     {
-        while (state.State.State == JobState.Running && state.State.Vms.FindIndex(v => !BackupSteps.Finished(v.Step)) is var i and >= 0)
+        if (clock.GetUtcNow() < _retryAt) return;
+        if (Job.State == JobState.Starting && !await ResumeStartAsync()) return;
+        while (Job.State == JobState.Running && Job.Vms.FindIndex(v => !BackupSteps.Finished(v.Step)) is var i and >= 0)
         {
-            var vm = state.State.Vms[i];
-            BackupVmProgress next;
-            try
-            {
-                if (options.Value.StepDelay > TimeSpan.Zero) await Task.Delay(options.Value.StepDelay, cancellationToken);
-                next = await RunStepAsync(vm);
-            }
-            catch (HvRuleException e)
-            {
-                logger.LogWarning("Backup job {JobId}: VM {VmId} failed at {Step}: {Error}", JobId, vm.VmId, vm.Step, e.Message);
-                await AbandonAsync(vm);
-                next = vm with { Step = BackupStep.Failed, Error = $"{vm.Step}: {e.Message}" };
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Storage or a silo is briefly away: the same step runs again next tick; say why it waits.
-                logger.LogWarning(e, "Backup job {JobId}: VM {VmId} after {Step} will be retried", JobId, vm.VmId, vm.Step);
-                string why = $"retrying after {vm.Step}: {e.GetBaseException().Message}";
-                if (vm.Error != why) await SaveAsync(state.State with { Vms = state.State.Vms.SetItem(i, vm with { Error = why }) });
-                return;
-            }
-            if (next.Step != BackupStep.Failed) next = next with { Error = null };
-            await SaveAsync(state.State with { Vms = state.State.Vms.SetItem(i, next) });
+            if (cancel.State.Requested) { await CancelAsync(); break; }
+            if (options.Value.StepDelay > TimeSpan.Zero) await Task.Delay(options.Value.StepDelay, cancellationToken);
+            if (!await StepAsync(i)) return;
         }
-        if (state.State.State == JobState.Running && state.State.Vms.All(v => BackupSteps.Finished(v.Step)))
+        if (Job.State == JobState.Running && Job.Vms.All(v => BackupSteps.Finished(v.Step)))
+            await FinishAsync(Job.Vms.All(v => v.Step == BackupStep.Done) ? JobState.Completed : JobState.Failed);
+    }
+
+    /// <summary>One step of VM <paramref name="i"/>; false when it must wait before it is tried again.</summary>
+    private async Task<bool> StepAsync(int i)
+    {
+        var vm = Job.Vms[i];
+        BackupVmProgress next;
+        try
         {
-            var done = state.State.Vms.All(v => v.Step == BackupStep.Done) ? JobState.Completed : JobState.Failed;
-            await SaveAsync(state.State with { State = done });
-            logger.LogInformation("Backup job {JobId} {State}", JobId, done);
-            if (await this.GetReminder(ReminderName) is { } reminder) await this.UnregisterReminder(reminder);
-            _timer?.Dispose();
-            _timer = null;
-            DeactivateOnIdle();
+            next = (await RunStepAsync(vm)) with { Error = null, FailedAttempts = 0 };
         }
+        catch (HvRuleException e)
+        {
+            logger.LogWarning("Backup job {JobId}: VM {VmId} failed at {Step}: {Error}", JobId, vm.VmId, BackupSteps.InProgress(vm.Step), e.Message);
+            next = await AbandonAsync(vm, $"{BackupSteps.InProgress(vm.Step)}: {e.Message}");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Storage or a silo is briefly away: the same step runs again after a wait, a bounded number of times.
+            int failed = vm.FailedAttempts + 1, max = options.Value.MaxStepAttempts;
+            string step = BackupSteps.InProgress(vm.Step).ToString(), why = e.GetBaseException().Message;
+            if (StepRetry.GivesUp(failed, max))
+            {
+                logger.LogWarning(e, "Backup job {JobId}: VM {VmId} gave up at {Step} after {Attempts} attempts", JobId, vm.VmId, step, failed);
+                next = await AbandonAsync(vm, $"{step}: gave up after {failed} attempts: {why}");
+            }
+            else
+            {
+                logger.LogWarning(e, "Backup job {JobId}: VM {VmId} at {Step}, attempt {Attempt} of {Max} failed; trying again", JobId, vm.VmId, step, failed, max);
+                _retryAt = clock.GetUtcNow() + StepRetry.Delay(failed);
+                await state.SaveAsync(Job with { Vms = Job.Vms.SetItem(i, vm with { FailedAttempts = failed, Error = $"{step}: attempt {failed} of {max} failed ({why}); trying again" }) });
+                return false;
+            }
+        }
+        await state.SaveAsync(Job with { Vms = Job.Vms.SetItem(i, next) });
+        return true;
     }
 
     private async Task<BackupVmProgress> RunStepAsync(BackupVmProgress vm)
     {
-        var grain = Disk(vm.VmId);
+        var disk = Disk(vm.VmId);
         var step = BackupSteps.Next(vm.Step);
         switch (step)
         {
             case BackupStep.Freeze:
-                return vm with { Step = step, Consistency = await grain.Freeze(JobId) };
+                return vm with { Step = step, Consistency = await disk.Freeze(JobId) };
             case BackupStep.Checkpoint:
-                var captured = await grain.Checkpoint(JobId);
-                bool full = vm.ParentBackupId is null;
-                var blocks = full ? BlockSet.All(BackupSteps.BlockCount(captured.DiskBytes)) : captured.ChangedBlocks;
+                var captured = await disk.Checkpoint(JobId);
+                var blocks = vm.ParentBackupId is null ? BlockSet.All(BackupSteps.BlockCount(captured.DiskBytes)) : captured.ChangedBlocks;
                 var consistency = vm.Consistency == Consistency.FileSystem && captured.FreezeHeld ? Consistency.FileSystem : Consistency.Crash;
-                return vm with { Step = step, Consistency = consistency, Blocks = blocks, DiskBytes = captured.DiskBytes,
-                    BytesTotal = blocks.Bytes(captured.DiskBytes) };
+                return vm with { Step = step, Consistency = consistency, Blocks = blocks, DiskBytes = captured.DiskBytes, BytesTotal = blocks.Bytes(captured.DiskBytes) };
             case BackupStep.Thaw:
-                return vm with { Step = step, FreezeWindowMs = await grain.Thaw(JobId) };
+                return vm with { Step = step, FreezeWindowMs = await disk.Thaw(JobId) };
             case BackupStep.Snapshot:
                 return vm with { Step = step, SnapshotId = await disks.SnapshotAsync(vm.VmId, JobId) };
             case BackupStep.Copy:
-                return await CopyAsync(vm);
+                var (copied, committed) = await Copy.RoundAsync(vm);
+                if (!committed) return copied;
+                await GrainFactory.GetGrain<IBackupCatalogGrain>(vm.VmId).Add(new BackupRecord(vm.BackupId, vm.VmId, JobId, clock.GetUtcNow().UtcDateTime,
+                    vm.Consistency, vm.ParentBackupId, vm.DiskBytes, vm.ParentBackupId is null ? null : vm.Blocks, vm.BytesTotal, copied.Sha256!, vm.HostId, vm.Config!));
+                return copied with { Step = step };
             case BackupStep.Cleanup:
-                await grain.MergeCheckpoint(JobId);
+                await disk.MergeCheckpoint(JobId);
                 await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId!);
-                await grain.ReleaseBackup(JobId, committed: true);   // the record is in the catalog since Copy
+                await disk.ReleaseBackup(JobId, committed: true);   // the record is in the catalog since Copy
                 return vm with { Step = step };
             default:
                 return vm with { Step = BackupStep.Done };
         }
     }
 
-    /// <summary>
-    /// A few blocks at a time, progress persisted between; the step completes only when all are
-    /// committed and recorded. A full backup reads the snapshot once: the image's SHA-256 is
-    /// computed from the blocks as they are copied (in memory — a copy resumed on another silo first
-    /// re-reads what was copied before). An incremental one reads the whole snapshot for it at the end.
-    /// </summary>
-    private async Task<BackupVmProgress> CopyAsync(BackupVmProgress vm)
+    /// <summary>Takes every VM (idempotent for this job) and records what a restore will need of each; then the job runs.</summary>
+    private async Task TakeVmsAsync()
     {
-        bool full = vm.ParentBackupId is null;
-        if (full && (_hashFor != vm.BackupId || _hashedBlocks != vm.NextBlock))
+        var taken = new List<BackupVmProgress>();
+        try
         {
-            _hash?.Dispose();
-            _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await disks.HashPrefixAsync(vm.VmId, vm.SnapshotId!, vm.DiskBytes, vm.NextBlock, _hash);
-            (_hashFor, _hashedBlocks) = (vm.BackupId, vm.NextBlock);
-        }
-        if (vm.NextBlock < vm.Blocks.Count)
-        {
-            var batch = vm.Blocks.Skip(vm.NextBlock).Take(options.Value.BlocksPerProgress * options.Value.CopyParallelism).ToList();
-            var copied = await disks.StageAsync(vm.VmId, vm.SnapshotId!, vm.BackupId, vm.DiskBytes, batch);
-            if (full)
+            foreach (var vm in Job.Vms)
             {
-                foreach (var bytes in copied) _hash!.AppendData(bytes);
-                _hashedBlocks += copied.Length;
+                // The VM as it is now is what a restore of this backup recreates.
+                var snapshot = (await GrainFactory.GetGrain<IVmGrain>(vm.VmId).GetInfo()).Snapshot;
+                var disk = await Disk(vm.VmId).AcquireBackup(JobId);
+                var parent = Job.Incremental ? await GrainFactory.GetGrain<IBackupCatalogGrain>(vm.VmId).Latest() : null;
+                taken.Add(vm with { DiskBytes = disk.SizeBytes, ParentBackupId = parent?.BackupId, HostId = snapshot.HostId, Config = snapshot.Config });
             }
-            return vm with { NextBlock = vm.NextBlock + batch.Count, BytesCopied = vm.BytesCopied + copied.Sum(b => (long)b.Length) };
         }
-        await disks.CommitAsync(vm.BackupId, vm.Blocks);
-        string sha256 = full ? Convert.ToHexStringLower(_hash!.GetHashAndReset())
-            : await disks.SnapshotSha256Async(vm.VmId, vm.SnapshotId!, vm.DiskBytes);
-        _hashFor = null;
-        await Catalog(vm.VmId).Add(new BackupRecord(vm.BackupId, vm.VmId, JobId, DateTime.UtcNow, vm.Consistency, vm.ParentBackupId,
-            vm.DiskBytes, full ? null : vm.Blocks, vm.BytesTotal, sha256, vm.HostId, vm.Config));
-        return vm with { Step = BackupStep.Copy, Sha256 = sha256 };
+        catch (HvRuleException)
+        {
+            foreach (var vm in Job.Vms) await ReleaseQuietlyAsync(vm.VmId);
+            throw;
+        }
+        await state.SaveAsync(Job with { State = JobState.Running, Vms = [.. taken] });
     }
 
-    /// <summary>A failed VM is thawed, its checkpoint merged, its snapshot released and its lock let go.</summary>
-    private async Task AbandonAsync(BackupVmProgress vm)
+    /// <summary>A job a crash left Starting: finish taking its VMs, or fail it; false when it must wait.</summary>
+    private async Task<bool> ResumeStartAsync()
+    {
+        try
+        {
+            await TakeVmsAsync();
+            return true;
+        }
+        catch (HvRuleException e)
+        {
+            await state.SaveAsync(Job with { Vms = [.. Job.Vms.Select(v => v with { Step = BackupStep.Failed, Error = $"Pending: {e.Message}" })] });
+            await FinishAsync(JobState.Failed);
+            return false;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Backup job {JobId}: taking its VMs after a restart failed; trying again", JobId);
+            _retryAt = clock.GetUtcNow() + StepRetry.LongestDelay;
+            return false;
+        }
+    }
+
+    private async Task CancelAsync()
+    {
+        var vms = Job.Vms;
+        for (int i = 0; i < vms.Count; i++)
+            if (!BackupSteps.Finished(vms[i].Step)) vms = vms.SetItem(i, await AbandonAsync(vms[i], "cancelled by the operator"));
+        await state.SaveAsync(Job with { Vms = vms });
+        await FinishAsync(JobState.Cancelled);
+    }
+
+    /// <summary>A VM whose backup stops short: thawed, checkpoint merged, snapshot and staged blocks removed, let go.</summary>
+    private async Task<BackupVmProgress> AbandonAsync(BackupVmProgress vm, string why)
     {
         try
         {
             if (vm.SnapshotId is not null) await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId);
-            await Disk(vm.VmId).ReleaseBackup(JobId, committed: false);
+            if (vm.Step < BackupStep.Copy) await disks.DiscardStagedAsync(vm.BackupId);
+            await Disk(vm.VmId).ReleaseBackup(JobId, committed: vm.Step >= BackupStep.Copy);
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Backup job {JobId}: cleanup of failed VM {VmId} incomplete", JobId, vm.VmId);
+            logger.LogWarning(e, "Backup job {JobId}: cleanup of VM {VmId} incomplete", JobId, vm.VmId);
         }
+        return vm with { Step = BackupStep.Failed, Error = why };
     }
 
-    private Task SaveAsync(BackupJobState next) => state.SaveAsync(next);
+    private async Task FinishAsync(JobState end)
+    {
+        await state.SaveAsync(Job with { State = end });
+        logger.LogInformation("Backup job {JobId} {State}", JobId, end);
+        await StopRemindingAsync();
+        _timer?.Dispose();
+        _timer = null;
+        DeactivateOnIdle();
+    }
 
-    private BackupJobInfo Info() => new(JobId, state.State.State, state.State.Incremental, state.State.Vms, RuntimeIdentity);
+    /// <summary>Refused at start: every VM it may have taken let go, and no trace of the job left.</summary>
+    private async Task ForgetAsync()
+    {
+        await StopRemindingAsync();
+        await state.ClearStateAsync();
+        state.State = new BackupJobState();
+    }
+
+    private async Task ReleaseQuietlyAsync(string vmId)
+    {
+        try { await Disk(vmId).ReleaseBackup(JobId, committed: false); }
+        catch (HvRuleException) { }   // an unknown VM holds nothing
+    }
+
+    private async Task StopRemindingAsync()
+    {
+        if (await this.GetReminder(ReminderName) is { } reminder) await this.UnregisterReminder(reminder);
+    }
+
+    private BackupJobInfo RequireJob() =>
+        Job.Exists ? Info() : throw new HvRuleException("backup-job-must-exist", $"Backup job {JobId} does not exist.");
+
+    private BackupJobInfo Info() => new(JobId, Job.State, Job.Incremental, Job.Vms, RuntimeIdentity, cancel.State.Requested);
 }

@@ -13,3 +13,7 @@ public sealed record class BackupJobState(
 
     public bool Exists => !Vms.IsEmpty;
 }
+
+/// <summary>The operator's cancel, stored apart from the job's progress: it is written while the job works.</summary>
+[GenerateSerializer, Alias("HvOrleans.BackupCancelState")]
+public sealed record class BackupCancelState([property: Id(0)] bool Requested = false);

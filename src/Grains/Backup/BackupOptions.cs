@@ -25,6 +25,13 @@ public sealed class BackupOptions
     [Range(1, 1024)]
     public int BlocksPerProgress { get; set; } = 1;
 
+    /// <summary>
+    /// Attempts of one step that fails for a passing reason before the VM's backup fails (the waits
+    /// between them double from 250 ms to 30 s: 12 attempts wait ~3 min in all).
+    /// </summary>
+    [Range(1, 100)]
+    public int MaxStepAttempts { get; set; } = 12;
+
     /// <summary>Period of the reminder that brings an unfinished job back after a silo failure.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan ResumePeriod { get; set; } = TimeSpan.FromMinutes(1);

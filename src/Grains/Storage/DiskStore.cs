@@ -123,6 +123,23 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
     public async Task CommitAsync(string backupId, IEnumerable<int> blocks) =>
         await Backup(backupId).CommitBlockListAsync(blocks.Select(BackupSteps.BlockId));
 
+    /// <summary>
+    /// Removes what an unfinished copy staged: committing an empty list drops the uncommitted blocks,
+    /// and the empty blob is deleted. Never called for a committed backup.
+    /// </summary>
+    public async Task DiscardStagedAsync(string backupId)
+    {
+        var blob = Backup(backupId);
+        try
+        {
+            var blocks = (await blob.GetBlockListAsync(BlockListTypes.All)).Value;
+            if (blocks.CommittedBlocks.Any()) return;
+            await blob.CommitBlockListAsync([]);
+            await blob.DeleteIfExistsAsync();
+        }
+        catch (RequestFailedException e) when (e.Status == 404) { }
+    }
+
     /// <summary>Staged but uncommitted blocks left on a backup blob (cleanup leaves none).</summary>
     public async Task<int> UncommittedBlockCountAsync(string backupId)
     {

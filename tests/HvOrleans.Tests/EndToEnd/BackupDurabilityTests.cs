@@ -65,7 +65,7 @@ public sealed class BackupDurabilityTests(AzuriteFixture azurite, ITestOutputHel
                 silos[victim] = await SiloProcess.StartAsync(cluster, Settings, ports[victim].Item1, ports[victim].Item2);
             }
 
-            await PollAsync(client, j => j.State != JobState.Running, "the job to finish", seconds: 180);
+            await PollAsync(client, j => BackupSteps.Finished(j.State), "the job to finish", seconds: 180);
             var done = await hv.JsonAsync("backup", "show", "chaos-job");
             Assert.Equal("Completed", done.GetProperty("state").GetString());
             var blobs = new BlobServiceClient(azurite.ConnectionString);

@@ -35,7 +35,7 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
 
     private async Task<BackupJobInfo> WaitAsync(BackupJobInfo job, Func<BackupJobInfo, bool>? until = null) =>
         await Eventually.WaitForAsync(() => _grains.GetGrain<IBackupJobGrain>(job.JobId).GetInfo(),
-            until ?? (j => j.State != JobState.Running), $"backup job {job.JobId}", seconds: 60);
+            until ?? (j => BackupSteps.Finished(j.State)), $"backup job {job.JobId}", seconds: 60);
 
     private async Task<int> SnapshotsLeftAsync()
     {
@@ -155,5 +155,43 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         Assert.False(verify.Ok);
         Assert.Equal("backup-verify", (await Assert.ThrowsAsync<HvRuleException>(() => Media(done.BackupId).Restore(done.BackupId, $"never-{_run}", "op-never"))).Rule);
         Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => Vm($"never-{_run}").GetInfo())).Rule);
+    }
+
+    /// <summary>The VM's page blob taken away under it: every step that touches it fails for a reason that is not a rule.</summary>
+    private async Task<string> VmWithoutItsBlobAsync(string name)
+    {
+        string vm = await VmAsync(name);
+        await Disk(vm).Write(A);
+        var disks = new BlobServiceClient(fixture.ConnectionString).GetBlobContainerClient("hv-disks");
+        foreach (var blob in disks.GetBlobs(BlobTraits.None, BlobStates.None, prefix: null, CancellationToken.None).Select(b => b.Name).Where(n => n.EndsWith($"/{vm}.vhd")).ToList())
+            await disks.DeleteBlobAsync(blob);
+        return vm;
+    }
+
+    [Fact]
+    public async Task A_step_that_keeps_failing_is_tried_a_bounded_number_of_times_then_fails_and_lets_the_vm_go()
+    {
+        string vm = await VmWithoutItsBlobAsync("stuck");
+        var job = await WaitAsync(await StartAsync(false, vm));
+        var progress = job.Vms[0];
+        Assert.Equal((JobState.Failed, BackupStep.Failed), (job.State, progress.Step));
+        Assert.StartsWith("Freeze: gave up after 3 attempts: ", progress.Error);   // Hv:Backup:MaxStepAttempts is 3 here
+        var disk = await Disk(vm).GetInfo();
+        Assert.Equal((false, false, (string?)null), (disk.Frozen, disk.Checkpointed, disk.BackupJob));
+    }
+
+    [Fact]
+    public async Task A_cancelled_job_stops_at_a_safe_point_and_lets_everything_go()
+    {
+        string stuck = await VmWithoutItsBlobAsync("cancel");
+        var started = await StartAsync(false, stuck);
+        var asked = await _grains.GetGrain<IBackupJobGrain>(started.JobId).Cancel();
+        Assert.True(asked.CancelRequested);
+        var job = await WaitAsync(started);
+        Assert.Equal((JobState.Cancelled, BackupStep.Failed, "cancelled by the operator"), (job.State, job.Vms[0].Step, job.Vms[0].Error));
+        var disk = await Disk(stuck).GetInfo();
+        Assert.Equal((false, false, (string?)null), (disk.Frozen, disk.Checkpointed, disk.BackupJob));
+        Assert.Equal(JobState.Cancelled, (await _grains.GetGrain<IBackupJobGrain>(started.JobId).Cancel()).State);   // again: harmless
+        Assert.Equal(0, await SnapshotsLeftAsync());
     }
 }

@@ -22,6 +22,7 @@ public abstract class ClusterFixture : IAsyncLifetime
         settings["Hv:Backup:WritebackPeriod"] = "01:00:00";
         settings["Hv:Backup:FreezeTimeout"] = "00:00:02";
         settings["Hv:Backup:DiskSizeMb"] = "16";   // the test Azurite keeps every blob in 512 MB of memory
+        settings["Hv:Backup:MaxStepAttempts"] = "3";   // a step that keeps failing gives up after 250 + 500 ms
         var builder = new TestClusterBuilder(1);
         builder.Options.ServiceId = $"hv-test-{Guid.NewGuid():N}";
         builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(settings));
