@@ -52,6 +52,13 @@ public sealed class CommandLine
             : throw new UsageException($"--{name} must be a whole number (at most {int.MaxValue}); got '{text}'.");
     }
 
+    /// <summary>A whole number in [<paramref name="min"/>, <paramref name="max"/>]: required unless a <paramref name="fallback"/> is given.</summary>
+    public int IntIn(string name, int min, int max, int? fallback = null)
+    {
+        int value = OptionalInt(name) ?? fallback ?? throw new UsageException($"--{name} is required.");
+        return value >= min && value <= max ? value : throw new UsageException($"--{name} must be {min}..{max}; got {value}.");
+    }
+
     /// <summary>Refuses options the command does not know, so a typo never passes silently.</summary>
     public void RejectUnknownOptions()
     {

@@ -7,7 +7,11 @@ public interface ISimulationEngine : IAsyncDisposable
     long GrainCalls { get; }
     long StorageWrites { get; }
 
-    Task SetUpAsync(Fleet fleet, IBalancingPolicy policy);
+    /// <summary>
+    /// Creates and boots the fleet's VMs, one after another on each host; returns what each then
+    /// holds (per host, in fleet order): a boot may have ballooned the VMs started before it.
+    /// </summary>
+    Task<int[][]> SetUpAsync(Fleet fleet, IBalancingPolicy policy);
 
     /// <summary>Reports every VM's demand and balances every host; returns per host the VMs that changed.</summary>
     Task<IReadOnlyList<VmResize>[]> TickAsync(int[][] demandsMb);
@@ -34,12 +38,12 @@ public sealed class PureEngine : ISimulationEngine
     public long GrainCalls => 0;
     public long StorageWrites => 0;
 
-    public Task SetUpAsync(Fleet fleet, IBalancingPolicy policy)
+    public Task<int[][]> SetUpAsync(Fleet fleet, IBalancingPolicy policy)
     {
         _policy = policy;
         _capacityMb = fleet.Hosts.Select(h => h.CapacityMb).ToArray();
         _vms = fleet.Hosts.Select(h => BalancingPass.BootInTurn(h.CapacityMb, [], fleet.Placements(h)).ToArray()).ToArray();
-        return Task.CompletedTask;
+        return Task.FromResult(_vms.Select(h => h.Select(v => v.Memory.AssignedMb).ToArray()).ToArray());
     }
 
     public Task<IReadOnlyList<VmResize>[]> TickAsync(int[][] demandsMb)

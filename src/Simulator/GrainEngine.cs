@@ -70,19 +70,22 @@ public sealed class GrainEngine : ISimulationEngine
         return new GrainEngine(host, storage);
     }
 
-    public async Task SetUpAsync(Fleet fleet, IBalancingPolicy policy)
+    public async Task<int[][]> SetUpAsync(Fleet fleet, IBalancingPolicy policy)
     {
         _policy = policy.Name;
         _hostIds = fleet.Hosts.Select(h => $"{_runId}-{policy.Name}-{h.HostId}").ToArray();
         _vmIds = fleet.Hosts.Select(h => h.Vms.Select(v => v.VmId).ToArray()).ToArray();
+        var assigned = new int[fleet.Hosts.Length][];
         await ForEachHostAsync(async h =>
         {
             var host = fleet.Hosts[h];
             var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
             await grain.Add(host.MemoryMb, host.ReserveMb);
-            await grain.Provision(fleet.Placements(host));
+            var booted = await grain.Provision(fleet.Placements(host));
+            assigned[h] = host.Vms.Select(v => booted.AssignedMbByVm[v.VmId]).ToArray();
             Interlocked.Add(ref _calls, 2);
         });
+        return assigned;
     }
 
     public async Task<IReadOnlyList<VmResize>[]> TickAsync(int[][] demandsMb)

@@ -16,14 +16,14 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
     public async Task RunAsync(CommandLine line)
     {
         if (line.Word(0, "'run'") != "run") throw new UsageException("The simulator's command is 'hv sim run'.");
-        int seed = line.OptionalInt("seed") ?? 1;
+        int seed = line.IntIn("seed", 0, int.MaxValue, fallback: 1);
         var trace = LoadTrace(line, seed);
-        int hosts = line.RequiredMb("hosts"), vmsPerHost = line.RequiredMb("vms-per-host");
-        int ticks = Math.Min(line.OptionalInt("ticks") ?? trace.Ticks, trace.Ticks);
+        int hosts = line.IntIn("hosts", 1, 100_000), vmsPerHost = line.IntIn("vms-per-host", 1, 10_000);
+        int ticks = Math.Min(line.IntIn("ticks", 1, 10_000_000, fallback: trace.Ticks), trace.Ticks);
         var policies = Policies(line);
         string storage = line.Text("storage") ?? "memory";
         if (storage is not ("none" or "memory" or "azure")) throw new UsageException($"--storage is none, memory or azure; got '{storage}'.");
-        int? hostMemoryMb = line.OptionalInt("host-memory-mb");
+        int? hostMemoryMb = line.OptionalInt("host-memory-mb") is null ? null : line.IntIn("host-memory-mb", VmConfig.PageMb, 64 * 1_048_576);
         bool density = line.Flag("density"), check = line.Flag("check"), json = line.Json;
         string? outDir = line.Text("out");
         line.RejectUnknownOptions();
@@ -56,7 +56,7 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
         if ((folder is null) == (synthetic is null)) throw new UsageException("Give exactly one of --trace DIR and --synthetic KIND.");
         var trace = folder is not null
             ? (Directory.Exists(folder) ? DemandTrace.LoadBitbrains(folder) : throw new UsageException($"--trace {folder}: no such folder."))
-            : DemandTrace.Synthetic(synthetic!, 20, line.OptionalInt("ticks") ?? 2016, seed);
+            : DemandTrace.Synthetic(synthetic!, 20, line.IntIn("ticks", 1, 10_000_000, fallback: 2016), seed);
         if (line.Text("trace-vms") is { } range)
         {
             var parts = range.Split("..");

@@ -70,9 +70,9 @@ public static class SimulationRunner
         IReadOnlyList<FleetVm> samples, bool checkInvariants, Action<string, int>? progress)
     {
         var result = new PolicyResult(policy.Name) { Ticks = ticks };
-        await engine.SetUpAsync(fleet, policy);
+        // What each VM holds once all have booted: a boot may have ballooned those started before it.
+        var assigned = await engine.SetUpAsync(fleet, policy);
         var hosts = fleet.Hosts;
-        var assigned = hosts.Select(h => h.Vms.Select(v => v.Config.StartupMb).ToArray()).ToArray();
         var highWater = hosts.Select(h => h.Vms.Select(v => v.Config.StartupMb).ToArray()).ToArray();
         var index = hosts.Select(h => h.Vms.Select((v, j) => (v.VmId, j)).ToDictionary(x => x.VmId, x => x.j)).ToArray();
         var sampleAt = samples.Select(s => hosts.Select((h, hi) => (hi, j: Array.FindIndex(h.Vms, v => v.VmId == s.VmId))).First(x => x.j >= 0)).ToArray();
