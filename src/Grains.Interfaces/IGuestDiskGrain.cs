@@ -14,8 +14,11 @@ public interface IGuestDiskGrain : IGrainWithStringKey
     /// <summary>A guest write: buffered (dirty pages) until writeback, held while the file systems are frozen.</summary>
     [Alias("Write")] Task<DiskInfo> Write(DiskWrite write);
 
-    /// <summary>The guest syncs: its buffer goes to the disk now.</summary>
+    /// <summary>The guest syncs: its buffer goes to the disk now. Refused (vm-must-be-running) for a stopped VM, as is a write.</summary>
     [Alias("Flush")] Task<DiskInfo> Flush();
+
+    /// <summary>The guest shut down (its VM stopped): it synced its file systems on the way.</summary>
+    [Alias("ShutDown")] Task ShutDown();
 
     [Alias("GetInfo")] Task<DiskInfo> GetInfo();
 

@@ -24,9 +24,25 @@ public sealed class GuestDiskGrain(
 
     public async Task<DiskInfo> SetGuestAgent(bool running) => Info(await SaveAsync((await DiskAsync()) with { GuestAgent = running }));
 
-    public async Task<DiskInfo> Write(DiskWrite write) => Info(await SaveAsync((await DiskAsync()).Write(write, Now)));
+    public async Task<DiskInfo> Write(DiskWrite write)
+    {
+        await RequireRunningAsync($"write {write.LengthBytes} bytes at {write.OffsetBytes}");
+        return Info(await SaveAsync((await DiskAsync()).Write(write, Now)));
+    }
 
-    public async Task<DiskInfo> Flush() => Info(await FlushAsync(await DiskAsync()));
+    public async Task<DiskInfo> Flush()
+    {
+        await RequireRunningAsync("flush");
+        return Info(await FlushAsync(await DiskAsync()));
+    }
+
+    public async Task ShutDown()
+    {
+        if (state.State.Disk is not { } disk) return;
+        var (next, toDisk) = disk.ShutDown();
+        await disks.ApplyAsync(VmId, toDisk);
+        await SaveAsync(next);
+    }
 
     public async Task<DiskInfo> GetInfo() => Info(await DiskAsync());
 
@@ -43,7 +59,8 @@ public sealed class GuestDiskGrain(
 
     public async Task<Consistency> Freeze(string jobId)
     {
-        var (next, toDisk, consistency) = (await DiskAsync()).Freeze(jobId, Now, options.Value.FreezeTimeout);
+        bool running = (await GrainFactory.GetGrain<IVmGrain>(VmId).GetInfo()).Snapshot.Memory.Running;
+        var (next, toDisk, consistency) = (await DiskAsync()).Freeze(jobId, Now, options.Value.FreezeTimeout, running);
         // Flush first, record the freeze after: a crash between leaves the data on disk and the VM thawed.
         await disks.ApplyAsync(VmId, toDisk);
         await SaveAsync(next);
@@ -104,6 +121,13 @@ public sealed class GuestDiskGrain(
     {
         if (disk != state.State.Disk) await state.SaveAsync(new GuestDiskState(disk));
         return disk;
+    }
+
+    /// <summary>Only a running guest writes: a stopped VM's disk is at rest.</summary>
+    private async Task RequireRunningAsync(string what)
+    {
+        var vm = await GrainFactory.GetGrain<IVmGrain>(VmId).GetInfo();
+        Rule.Require(vm.Snapshot.Memory.Running, "vm-must-be-running", $"VM {VmId} is stopped, so its guest cannot {what}; start it with 'hv vm start'.");
     }
 
     private DiskInfo Info(GuestDisk d) =>

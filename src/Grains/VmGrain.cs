@@ -43,7 +43,12 @@ public sealed class VmGrain([PersistentState("vm", GrainStorage.Name)] IPersiste
     public Task<VmInfo> Configure(VmConfigChange change) => Host().ConfigureVm(VmId, change);
     public Task<VmInfo> ReportDemand(int demandMb) => Host().ReportDemand(VmId, demandMb);
     public Task<VmInfo> Start() => Host().StartVm(VmId);
-    public Task<VmInfo> Stop() => Host().StopVm(VmId);
+    public async Task<VmInfo> Stop()
+    {
+        var info = await Host().StopVm(VmId);
+        await GrainFactory.GetGrain<IGuestDiskGrain>(VmId).ShutDown();   // after: a stop repeated after a crash syncs again, harmlessly
+        return info;
+    }
     public Task<VmInfo> GetInfo() => Host().GetVm(VmId);
 
     private IHostGrain Host()

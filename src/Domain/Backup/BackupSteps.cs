@@ -10,6 +10,8 @@ public enum Consistency
     FileSystem,
     /// <summary>No guest agent (or its freeze ran out): the disk as a power cut would leave it.</summary>
     Crash,
+    /// <summary>The VM was off: its guest flushed its buffers when it shut down, and nothing wrote since.</summary>
+    Offline,
 }
 
 [GenerateSerializer, Alias("HvOrleans.JobState")]

@@ -35,6 +35,9 @@ public sealed record class GuestDisk(
     /// <summary>What the guest would read after a flush: base disk, then these writes in order.</summary>
     public IEnumerable<DiskWrite> Overlay => CheckpointLog.Concat(Buffer).Concat(Held);
 
+    /// <summary>The guest shuts down: Linux syncs its file systems, so the buffer goes to the disk (or the open checkpoint's log).</summary>
+    public (GuestDisk Next, IReadOnlyList<DiskWrite> ToDisk) ShutDown() => Flush();
+
     /// <summary>A guest write: into the buffer, or held while the file systems are frozen.</summary>
     public GuestDisk Write(DiskWrite write, DateTime nowUtc)
     {
@@ -68,11 +71,15 @@ public sealed record class GuestDisk(
         return this with { BackupJob = jobId };
     }
 
-    /// <summary>The agent flushes and freezes (the flush is the caller's to perform); without an agent nothing happens.</summary>
-    public (GuestDisk Next, IReadOnlyList<DiskWrite> ToDisk, Consistency Consistency) Freeze(string jobId, DateTime nowUtc, TimeSpan timeout)
+    /// <summary>
+    /// The agent flushes and freezes (the flush is the caller's to perform); without an agent nothing
+    /// happens; a VM that is off has no agent to ask, and its disk is at rest.
+    /// </summary>
+    public (GuestDisk Next, IReadOnlyList<DiskWrite> ToDisk, Consistency Consistency) Freeze(string jobId, DateTime nowUtc, TimeSpan timeout, bool vmRunning)
     {
         RequireJob(jobId);
         if (FrozenBy == jobId) return (this, [], Consistency.FileSystem);
+        if (!vmRunning) return (this, [], Consistency.Offline);
         if (!GuestAgent) return (this, [], Consistency.Crash);
         var (flushed, toDisk) = Flush();
         return (flushed with { FrozenBy = jobId, FrozenAtUtc = nowUtc, FrozenUntilUtc = nowUtc + timeout }, toDisk, Consistency.FileSystem);

@@ -154,7 +154,8 @@ public sealed class BackupJobGrain(
             case BackupStep.Checkpoint:
                 var captured = await disk.Checkpoint(JobId);
                 var blocks = vm.ParentBackupId is null ? BlockSet.All(BackupSteps.BlockCount(captured.DiskBytes)) : captured.ChangedBlocks;
-                var consistency = vm.Consistency == Consistency.FileSystem && captured.FreezeHeld ? Consistency.FileSystem : Consistency.Crash;
+                // A freeze that ran out before the checkpoint protected nothing: the backup is then crash-consistent.
+                var consistency = vm.Consistency == Consistency.FileSystem && !captured.FreezeHeld ? Consistency.Crash : vm.Consistency;
                 return vm with { Step = step, Consistency = consistency, Blocks = blocks, DiskBytes = captured.DiskBytes, BytesTotal = blocks.Bytes(captured.DiskBytes) };
             case BackupStep.Thaw:
                 return vm with { Step = step, FreezeWindowMs = await disk.Thaw(JobId) };

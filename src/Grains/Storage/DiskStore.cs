@@ -179,17 +179,26 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
-    /// <summary>Writes a backup chain's image onto a new VM's disk.</summary>
+    /// <summary>
+    /// Writes a backup chain's image onto a new VM's disk, then reads the disk back: its SHA-256 must be
+    /// the one the backup recorded. Whatever a blob of that name held before is removed first, so the
+    /// zeros the image skips writing read as zeros.
+    /// </summary>
     public async Task RestoreAsync(IReadOnlyList<BackupRecord> chain, string vmId)
     {
-        await CreateDiskAsync(vmId, chain[^1].DiskBytes);
+        await EnsureContainersAsync();
         var disk = Disk(vmId);
+        await disk.DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots);
+        await disk.CreateAsync(chain[^1].DiskBytes);
         await ReadImageAsync(chain, async (start, bytes) =>
         {
-            if (bytes.AsSpan().IndexOfAnyExcept((byte)0) < 0) return; // a page blob reads zeros where nothing was written
+            if (bytes.AsSpan().IndexOfAnyExcept((byte)0) < 0) return; // a new page blob reads zeros where nothing was written
             using var stream = new MemoryStream(bytes, writable: false);
             await disk.UploadPagesAsync(stream, start);
         });
+        string written = await DiskSha256Async(vmId, chain[^1].DiskBytes, []);
+        Rule.Require(written == chain[^1].Sha256, "restore-verify",
+            $"The disk restored from backup {chain[^1].BackupId} reads back as sha256 {written}, not the recorded {chain[^1].Sha256}; VM {vmId} was not created.");
     }
 
     private static async Task ReadAsync(BlobBaseClient blob, long start, Memory<byte> into)

@@ -28,7 +28,7 @@ public sealed class GuestDiskTests
     [Fact]
     public void Freeze_flushes_the_buffer_and_holds_later_writes_until_the_thaw()
     {
-        var (frozen, toDisk, consistency) = Disk(InBlock0).Acquire("j", "vm").Freeze("j", T0, FreezeLimit);
+        var (frozen, toDisk, consistency) = Disk(InBlock0).Acquire("j", "vm").Freeze("j", T0, FreezeLimit, vmRunning: true);
         Assert.Equal([InBlock0], toDisk);
         Assert.Equal((Consistency.FileSystem, T0 + FreezeLimit), (consistency, frozen.FrozenUntilUtc));
         var holding = frozen.Write(InBlock2, T0.AddMilliseconds(5));
@@ -42,14 +42,14 @@ public sealed class GuestDiskTests
     [Fact]
     public void Without_a_guest_agent_nothing_is_frozen_and_the_backup_is_crash_consistent()
     {
-        var (next, toDisk, consistency) = (Disk(InBlock0) with { GuestAgent = false }).Acquire("j", "vm").Freeze("j", T0, FreezeLimit);
+        var (next, toDisk, consistency) = (Disk(InBlock0) with { GuestAgent = false }).Acquire("j", "vm").Freeze("j", T0, FreezeLimit, vmRunning: true);
         Assert.Equal((Consistency.Crash, 0, false, 1), (consistency, toDisk.Count, next.Frozen, next.Buffer.Count));
     }
 
     [Fact]
     public void A_freeze_past_its_deadline_thaws_itself_and_not_a_tick_before()
     {
-        var (frozen, _, _) = Disk().Acquire("j", "vm").Freeze("j", T0, FreezeLimit);
+        var (frozen, _, _) = Disk().Acquire("j", "vm").Freeze("j", T0, FreezeLimit, vmRunning: true);
         Assert.True(frozen.ThawIfExpired(T0 + FreezeLimit - TimeSpan.FromTicks(1)).Frozen);
         var thawed = frozen.ThawIfExpired(T0 + FreezeLimit);
         Assert.Equal((false, 10_000.0), (thawed.Frozen, thawed.FreezeWindowMs("j")));

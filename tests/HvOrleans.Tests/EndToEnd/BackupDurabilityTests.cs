@@ -47,6 +47,7 @@ public sealed class BackupDurabilityTests(AzuriteFixture azurite, ITestOutputHel
             for (int k = 0; k < vms.Length; k++)
             {
                 await hv.OkAsync("vm", "create", vms[k], "--host", "h1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "2048");
+                await hv.OkAsync("vm", "start", vms[k]);
                 await hv.OkAsync("disk", "write", vms[k], "--offset", $"{writes[k].OffsetBytes}", "--length", $"{writes[k].LengthBytes}", "--seed", $"{writes[k].Seed}");
             }
             await using var client = await ClusterClient.ConnectAsync(cluster);   // before the start: the first step is only a second away

@@ -1,5 +1,6 @@
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using HvOrleans.Backup;
 using HvOrleans.Tests.Infrastructure;
 
@@ -25,6 +26,7 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         string host = $"bh-{_run}", vm = $"{name}-{_run}";
         await _grains.GetGrain<IHostGrain>(host).Add(65536, 1024);
         await Vm(vm).Create(host, new VmConfig(2048, 512, 8192));
+        await Vm(vm).Start();
         return vm;
     }
 
@@ -69,6 +71,7 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         var first = await Media(done.BackupId).Restore(done.BackupId, restored, "op-1");
         Assert.Equal(Expected(A), await Disk(restored).Sha256());
         // The same restore again (an answer lost to a dead silo) is answered with the VM it made ...
+        await Vm(restored).Start();
         await Disk(restored).Write(C);
         await Disk(restored).Flush();
         Assert.Equal(first.Snapshot.Config, (await Media(done.BackupId).Restore(done.BackupId, restored, "op-1")).Snapshot.Config);
@@ -193,5 +196,39 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         Assert.Equal((false, false, (string?)null), (disk.Frozen, disk.Checkpointed, disk.BackupJob));
         Assert.Equal(JobState.Cancelled, (await _grains.GetGrain<IBackupJobGrain>(started.JobId).Cancel()).State);   // again: harmless
         Assert.Equal(0, await SnapshotsLeftAsync());
+    }
+
+    [Fact]
+    public async Task A_restore_onto_a_name_whose_blob_was_left_behind_reads_back_as_the_backup()
+    {
+        string vm = await VmAsync("reuse");
+        await Disk(vm).Write(A);
+        var done = (await WaitAsync(await StartAsync(false, vm))).Vms[0];
+        // A page blob of the new VM's name already exists (a VM deleted by hand, a restore that died): full of other bytes.
+        string target = $"reused-{_run}";
+        var leftover = new BlobServiceClient(fixture.ConnectionString).GetBlobContainerClient("hv-disks")
+            .GetPageBlobClient($"{fixture.ServiceId}/{target}.vhd");
+        await leftover.CreateAsync(DiskBytes);
+        var junk = new byte[BackupSteps.BlockBytes];
+        new DiskWrite(0, junk.Length, 99).Fill(junk);
+        using (var stream = new MemoryStream(junk)) await leftover.UploadPagesAsync(stream, 2L * BackupSteps.BlockBytes);
+
+        await Media(done.BackupId).Restore(done.BackupId, target, "op-reuse");
+        Assert.Equal(Expected(A), await Disk(target).Sha256());
+    }
+
+    [Fact]
+    public async Task A_stopped_vms_guest_writes_nothing_and_its_backup_says_it_was_offline()
+    {
+        string vm = await VmAsync("off");
+        await Disk(vm).Write(A);                                           // buffered while it runs
+        await Vm(vm).Stop();                                               // shut down: the guest syncs
+        Assert.Equal(0, (await Disk(vm).GetInfo()).BufferedWrites);
+        Assert.Equal("vm-must-be-running", (await Assert.ThrowsAsync<HvRuleException>(() => Disk(vm).Write(B))).Rule);
+        Assert.Equal("vm-must-be-running", (await Assert.ThrowsAsync<HvRuleException>(() => Disk(vm).Flush())).Rule);
+        Assert.Equal(Expected(A), await Disk(vm).Sha256());                // the refused write changed nothing
+        var done = (await WaitAsync(await StartAsync(false, vm))).Vms[0];
+        Assert.Equal((BackupStep.Done, Consistency.Offline, Expected(A)), (done.Step, done.Consistency, done.Sha256));
+        Assert.Null(done.FreezeWindowMs);                                  // nothing was frozen
     }
 }

@@ -10,6 +10,8 @@ public abstract class ClusterFixture : IAsyncLifetime
 {
     public TestCluster Cluster { get; private set; } = null!;
     public IGrainFactory Grains => Cluster.GrainFactory;
+    /// <summary>Blob names of this cluster's disks start with it.</summary>
+    public string ServiceId => Cluster.Options.ServiceId;
 
     protected abstract Task<Dictionary<string, string?>> SettingsAsync();
 
