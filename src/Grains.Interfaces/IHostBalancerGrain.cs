@@ -7,8 +7,11 @@ namespace HvOrleans;
 [Alias("HvOrleans.IHostBalancerGrain")]
 public interface IHostBalancerGrain : IGrainWithStringKey
 {
-    /// <summary>Activates the balancer and registers its reminder.</summary>
-    [OneWay, Alias("Wake")] Task Wake();
+    /// <summary>
+    /// Activates the balancer, registers its reminder and starts its timer; answered once they are in
+    /// place. Interleaves: the host awaits it, and a pass of the balancer may be awaiting the host.
+    /// </summary>
+    [AlwaysInterleave, Alias("Wake")] Task Wake();
 
     /// <summary>Runs one balancing pass now.</summary>
     [Alias("BalanceNow")] Task<BalancingReport> BalanceNow();

@@ -12,6 +12,19 @@ public sealed class HostGrain(
     private string HostId => this.GetPrimaryKeyString();
     private HostState Host => state.State;
 
+    /// <summary>A host that exists always has its balancer running: whoever activates the host heals a balancer that was lost.</summary>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (Host.Exists) _ = WakeBalancerAsync();
+        return Task.CompletedTask;
+    }
+
+    private async Task WakeBalancerAsync()
+    {
+        try { await GrainFactory.GetGrain<IHostBalancerGrain>(HostId).Wake(); }
+        catch (Exception e) { logger.LogWarning(e, "Host {HostId}: its balancer could not be woken; its reminder or the next activation will", HostId); }
+    }
+
     public async Task<HostInfo> Add(int memoryMb, int reserveMb)
     {
         ResourceNames.Validate("host", HostId);
@@ -20,13 +33,14 @@ public sealed class HostGrain(
         Rule.Require(reserveMb >= 0 && reserveMb < memoryMb && reserveMb % VmConfig.PageMb == 0, "host-reserve-size",
             $"Host reserve must be a multiple of {VmConfig.PageMb} MB from 0 to less than its memory ({memoryMb} MB); got {reserveMb}.");
         if (Host.Exists)
-        {
             Rule.Require(Host.MemoryMb == memoryMb && Host.ReserveMb == reserveMb, "host-exists",
                 $"Host {HostId} exists with {Host.MemoryMb} MB memory and {Host.ReserveMb} MB reserve; asked {memoryMb} and {reserveMb}.");
-            return Info();
+        else
+        {
+            await state.SaveAsync(Host with { MemoryMb = memoryMb, ReserveMb = reserveMb });
+            logger.LogInformation("Host {HostId} added: {MemoryMb} MB, {ReserveMb} MB reserved", HostId, memoryMb, reserveMb);
         }
-        await state.SaveAsync(Host with { MemoryMb = memoryMb, ReserveMb = reserveMb });
-        logger.LogInformation("Host {HostId} added: {MemoryMb} MB, {ReserveMb} MB reserved", HostId, memoryMb, reserveMb);
+        // Awaited, also when the host exists: an add whose wake-up failed fails, and its retry wakes the balancer.
         await GrainFactory.GetGrain<IHostBalancerGrain>(HostId).Wake();
         return Info();
     }
