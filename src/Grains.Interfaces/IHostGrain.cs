@@ -35,6 +35,13 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("ReportDemand")] Task<VmInfo> ReportDemand(string vmId, int demandMb);
 
     /// <summary>
+    /// The host's guests' once-a-second reports, in one message. Held in memory and persisted with the
+    /// next decision that changes memory, not per report: a silo that dies loses at most the reports
+    /// since, which the guests send again within a second. Refused whole if one names an unknown or stopped VM.
+    /// </summary>
+    [Alias("ReportDemands")] Task ReportDemands(IReadOnlyList<VmDemand> demands);
+
+    /// <summary>
     /// Many guests' reports (the balloon drivers' once-a-second figures) in one message, then up to
     /// <paramref name="maxPasses"/> passes of the named policy until one changes nothing. Demand alone
     /// is not persisted; the host writes once if the passes resized anything.

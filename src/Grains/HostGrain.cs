@@ -134,14 +134,25 @@ public sealed class HostGrain(
         return VmInfo(vmId);
     }
 
+    public Task ReportDemands(IReadOnlyList<VmDemand> demands)
+    {
+        HoldReports(demands);
+        return Task.CompletedTask;
+    }
+
     public Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy, int maxPasses)
     {
         Rule.Require(maxPasses is >= 1 and <= 1000, "passes-1-to-1000", $"A tick runs 1..1000 passes; got {maxPasses}.");
+        HoldReports(demands);
+        return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses);
+    }
+
+    /// <summary>Reports are volatile (a guest sends one a second): held in memory, persisted with the next resize. All or none.</summary>
+    private void HoldReports(IReadOnlyList<VmDemand> demands)
+    {
         var next = Host;
         foreach (var d in demands) next = next.WithMemory(d.VmId, RequireVm(d.VmId).Memory.WithDemand(d.DemandMb));
-        // Reports are volatile (a guest sends one a second): held in memory, persisted with the next resize.
         state.State = next;
-        return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses);
     }
 
     public Task<BalancingReport> Balance(string policy)
