@@ -90,7 +90,8 @@ public static class BalancingPass
                 var memory = grown[vm.VmId];
                 long freeMb = Math.Max(0, capacityMb - usedMb);
                 int ceilingMb = (int)Math.Min(int.MaxValue, memory.AssignedMb + freeMb);
-                var after = memory.ResizeTo(vm.Config, phase(vm), ceilingMb);
+                // A grower only grows: a demand level below what it holds asks nothing of this phase.
+                var after = memory.ResizeTo(vm.Config, Math.Max(memory.AssignedMb, phase(vm)), ceilingMb);
                 usedMb += after.AssignedMb - memory.AssignedMb;
                 grown[vm.VmId] = after;
             }

@@ -55,8 +55,13 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
         await Vm(vm).ReportDemand(5000);
         await Balancer(host).BalanceNow();
         var (vmBefore, hostBefore) = (await Vm(vm).GetInfo(), await Host(host).GetInfo());
-        await _grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var management = _grains.GetGrain<IManagementGrain>(0);
+        var vmGrain = Vm(vm).GetGrainId();
+        Assert.Contains(vmGrain, await management.GetActiveGrains(vmGrain.Type));
+        await management.ForceActivationCollection(TimeSpan.Zero);
+        Assert.DoesNotContain(vmGrain, await management.GetActiveGrains(vmGrain.Type));   // gone: what follows is read from storage
         var (vmAfter, hostAfter) = (await Vm(vm).GetInfo(), await Host(host).GetInfo());
+        Assert.Contains(vmGrain, await management.GetActiveGrains(vmGrain.Type));
         Assert.Equal(vmBefore, vmAfter);
         Assert.Equal(hostBefore.AssignedMbByVm.ToArray(), hostAfter.AssignedMbByVm.ToArray());
         Assert.Equal((hostBefore.MemoryMb, hostBefore.ReserveMb, hostBefore.AssignedMb), (hostAfter.MemoryMb, hostAfter.ReserveMb, hostAfter.AssignedMb));

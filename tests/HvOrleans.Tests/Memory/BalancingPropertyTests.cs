@@ -45,7 +45,7 @@ public class BalancingPropertyTests
                     Assert.Equal(0, m.AssignedMb % VmConfig.PageMb);
                 }
             }
-        }, iter: 400);
+        }, iter: 1000);
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public class BalancingPropertyTests
                         $"{heavy.VmId} (weight {heavy.Config.Weight}) is short at {heavy.Memory.AssignedMb} MB with {Grant(heavy)} MB granted, " +
                         $"but {light.VmId} (weight {light.Config.Weight}) has its demand with {Grant(light)} MB granted");
             }
-        }, iter: 400);
+        }, iter: 1000);
     }
 
     private static BalancingVm[] BootWhatFits(int capacityMb, VmConfig[] configs)
