@@ -37,7 +37,7 @@ public class ClusterIdentityOptions
 {
     public const string Section = "Hv";
 
-    public HvStorage Storage { get; set; } = HvStorage.Azure;
+    [EnumDataType(typeof(HvStorage))] public HvStorage Storage { get; set; } = HvStorage.Azure;
     public string ConnectionString { get; set; } = "";
     [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ClusterId { get; set; } = "hv-local";
     [Required, RegularExpression("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] public string ServiceId { get; set; } = "hvorleans";

@@ -44,47 +44,6 @@ public sealed class SimulationTests(AzuriteFixture azurite)
         Assert.Equal(pure.Policies[0].AssignedMbTicks, hyperv.AssignedMbTicks);
     }
 
-    [Fact]
-    public async Task Same_seed_gives_the_same_report()
-    {
-        var trace = DemandTrace.Synthetic("bursty", 6, 200, seed: 7);
-        async Task<string> Once() => Metrics(await SimulationRunner.RunAsync(Fleet.Build(trace, 3, 6, null, 7), 200, BalancingPolicies.All,
-            () => Task.FromResult<ISimulationEngine>(new PureEngine()), 7, true));
-        Assert.Equal(await Once(), await Once());
-    }
-
-    [Fact]
-    public void Bitbrains_trace_is_read_in_seconds_with_zero_samples_carried_forward()
-    {
-        var dir = Directory.CreateTempSubdirectory("trace-").FullName;
-        File.WriteAllText(Path.Combine(dir, "1.csv"), """
-            Timestamp [ms];	CPU cores;	CPU capacity provisioned [MHZ];	CPU usage [MHZ];	CPU usage [%];	Memory capacity provisioned [KB];	Memory usage [KB];	x;	x;	x;	x
-            1000;	2;	1.0;	1.0;	1.0;	4194304.0;	1048576.0;	0;	0;	0;	0
-            1300;	2;	1.0;	1.0;	1.0;	4194304.0;	0.0;	0;	0;	0;	0
-            1600;	0;	0.0;	0.0;	0.0;	0.0;	0.0;	0;	0;	0;	0
-            1900;	2;	1.0;	1.0;	1.0;	8388608.0;	2097152.0;	0;	0;	0;	0
-            """);
-        var trace = DemandTrace.LoadBitbrains(dir);
-        Assert.Equal(4, trace.Ticks);                              // 900 s of samples at 300 s: seconds, not ms
-        Assert.Equal([1024, 1024, 1024, 2048], Enumerable.Range(0, 4).Select(t => trace.DemandMb(0, t)));
-        Assert.Equal(8192, trace.ProvisionedMb(0));                // the largest it was given
-    }
-
-    [Fact]
-    public void Repository_trace_loads_all_twenty_vms_for_a_month()
-    {
-        var trace = Trace();
-        Assert.Equal(20, trace.VmCount);
-        Assert.InRange(trace.Ticks, 8600, 8700);                   // 30 days of 300 s
-        Assert.All(Enumerable.Range(0, 20), vm => Assert.True(trace.DemandMb(vm, 100) > 0));
-    }
-
-    [Fact]
-    public void Config_rule_derives_startup_minimum_and_maximum_from_provisioned_memory()
-    {
-        Assert.Equal(new VmConfig(1024, 512, 8192), Fleet.ConfigFor(8192));
-        Assert.Equal(new VmConfig(512, 256, 2048), Fleet.ConfigFor(2048));
-    }
 }
 
 public class SyntheticTraceTests
@@ -215,5 +174,58 @@ public class SimulationBootTests
 
         var run = await SimulationRunner.RunAsync(fleet, 1, [StaticPolicy.Instance], () => Task.FromResult<ISimulationEngine>(new PureEngine()), 5, true);
         Assert.Equal(heldAfterTick0, run.Policies[0].FleetAssignedMb[0]);
+    }
+}
+
+/// <summary>The trace, the fleet and the runner alone: no silo, nothing shared, so they run beside everything else.</summary>
+public class TraceAndFleetTests
+{
+    private const int Day = 288;
+
+    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(Repo.Trace);
+
+    private static string Metrics(SimulationResult r) => string.Join('\n', SimulationReport.Json(r).Policies.Select(p =>
+        $"{p.Name} {p.UnmetDemandGbH} {p.LaggedUnmetDemandGbH} {p.PagingShare} {p.MeanAssignedMb} {p.MeanDemandMb} {p.HotAddMb} {p.BalloonMb} {p.UnballoonMb}"));
+
+    [Fact]
+    public async Task Same_seed_gives_the_same_report()
+    {
+        var trace = DemandTrace.Synthetic("bursty", 6, 200, seed: 7);
+        async Task<string> Once() => Metrics(await SimulationRunner.RunAsync(Fleet.Build(trace, 3, 6, null, 7), 200, BalancingPolicies.All,
+            () => Task.FromResult<ISimulationEngine>(new PureEngine()), 7, true));
+        Assert.Equal(await Once(), await Once());
+    }
+
+    [Fact]
+    public void Bitbrains_trace_is_read_in_seconds_with_zero_samples_carried_forward()
+    {
+        var dir = Directory.CreateTempSubdirectory("trace-").FullName;
+        File.WriteAllText(Path.Combine(dir, "1.csv"), """
+            Timestamp [ms];	CPU cores;	CPU capacity provisioned [MHZ];	CPU usage [MHZ];	CPU usage [%];	Memory capacity provisioned [KB];	Memory usage [KB];	x;	x;	x;	x
+            1000;	2;	1.0;	1.0;	1.0;	4194304.0;	1048576.0;	0;	0;	0;	0
+            1300;	2;	1.0;	1.0;	1.0;	4194304.0;	0.0;	0;	0;	0;	0
+            1600;	0;	0.0;	0.0;	0.0;	0.0;	0.0;	0;	0;	0;	0
+            1900;	2;	1.0;	1.0;	1.0;	8388608.0;	2097152.0;	0;	0;	0;	0
+            """);
+        var trace = DemandTrace.LoadBitbrains(dir);
+        Assert.Equal(4, trace.Ticks);                              // 900 s of samples at 300 s: seconds, not ms
+        Assert.Equal([1024, 1024, 1024, 2048], Enumerable.Range(0, 4).Select(t => trace.DemandMb(0, t)));
+        Assert.Equal(8192, trace.ProvisionedMb(0));                // the largest it was given
+    }
+
+    [Fact]
+    public void Repository_trace_loads_all_twenty_vms_for_a_month()
+    {
+        var trace = Trace();
+        Assert.Equal(20, trace.VmCount);
+        Assert.InRange(trace.Ticks, 8600, 8700);                   // 30 days of 300 s
+        Assert.All(Enumerable.Range(0, 20), vm => Assert.True(trace.DemandMb(vm, 100) > 0));
+    }
+
+    [Fact]
+    public void Config_rule_derives_startup_minimum_and_maximum_from_provisioned_memory()
+    {
+        Assert.Equal(new VmConfig(1024, 512, 8192), Fleet.ConfigFor(8192));
+        Assert.Equal(new VmConfig(512, 256, 2048), Fleet.ConfigFor(2048));
     }
 }
