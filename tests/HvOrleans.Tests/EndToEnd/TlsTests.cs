@@ -1,6 +1,8 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using HvOrleans.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Connections.Security;
 
 namespace HvOrleans.Tests.EndToEnd;
@@ -10,7 +12,7 @@ namespace HvOrleans.Tests.EndToEnd;
 /// that must talk TLS to each other, and every way of arriving without a trusted certificate refused.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class TlsTests(AzuriteFixture azurite)
+public sealed class TlsTests(AzuriteFixture azurite, Xunit.Abstractions.ITestOutputHelper log)
 {
     private static Dictionary<string, string> Tls(string dir, string party, string? caDir = null) => new()
     {
@@ -54,15 +56,24 @@ public sealed class TlsTests(AzuriteFixture azurite)
         using var certificate = X509CertificateLoader.LoadPkcs12(
             X509Certificate2.CreateFromPemFile(rogueCert, rogueKey).Export(X509ContentType.Pkcs12), null);
         using var fiveSeconds = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        var seen = new CapturedErrors();
+        var refused = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await using var rogue = await ClusterClient.ConnectAsync(cluster, client => client.UseTls(certificate, o =>
+            await using var rogue = await ClusterClient.ConnectAsync(cluster, client =>
             {
-                o.AllowAnyRemoteCertificate();
-                o.OnAuthenticateAsClient = (_, ssl) => ssl.TargetHost = "hv-silo";
-            }), fiveSeconds.Token);
+                client.Services.AddLogging(b => b.AddProvider(seen));
+                client.UseTls(certificate, o =>
+                {
+                    o.AllowAnyRemoteCertificate();
+                    o.OnAuthenticateAsClient = (_, ssl) => ssl.TargetHost = "hv-silo";
+                });
+            }, fiveSeconds.Token);
             await rogue.Grains.GetGrain<IHostGrain>("h1").GetInfo();
         });
+        // Not a slow or absent cluster: each attempt reached a silo, which cut the connection during the
+        // handshake (TLS 1.3: the client learns of its rejected certificate only as a closed connection).
+        Assert.Contains(seen.Errors, e => e.GetType().Name == "ConnectionAbortedException" && e.Message == "Underlying connection closed");
+        log.WriteLine($"refused: {refused.GetType().Name} after {seen.Errors.Count} failed handshakes; first: {seen.Errors.FirstOrDefault()?.Message}");
 
         // A silo with another CA's certificate cannot join: it cannot reach the members, so it stops.
         var rogueStart = await rogueSilo;
@@ -88,4 +99,28 @@ public sealed class TlsTests(AzuriteFixture azurite)
             return (e.Exited, e.Output);
         }
     }
+}
+
+/// <summary>The exceptions a client logged, to tell a refused handshake from a cluster that is merely slow.</summary>
+internal sealed class CapturedErrors : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+{
+    private readonly List<Exception> _errors = [];
+
+    public IReadOnlyList<Exception> Errors { get { lock (_errors) return [.. _errors.SelectMany(Chain)]; } }
+
+    private static IEnumerable<Exception> Chain(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException) yield return x;
+    }
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (exception is not null) lock (_errors) _errors.Add(exception);
+    }
+
+    public void Dispose() { }
 }
