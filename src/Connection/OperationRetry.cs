@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using Azure;
 
@@ -11,8 +10,9 @@ namespace HvOrleans.Connection;
 /// (absolute settings, declarative creates, fixed job ids, operation ids for restores).
 /// </summary>
 public sealed class OperationRetry(TimeSpan window, Action<int, Exception, TimeSpan>? onRetry = null,
-    Func<Exception, bool>? isRetryable = null, TimeSpan? firstDelay = null, TimeSpan? maxDelay = null)
+    Func<Exception, bool>? isRetryable = null, TimeSpan? firstDelay = null, TimeSpan? maxDelay = null, TimeProvider? clock = null)
 {
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Func<Exception, bool> _isRetryable = isRetryable ?? IsTransient;
     private readonly TimeSpan _firstDelay = firstDelay ?? TimeSpan.FromMilliseconds(200), _maxDelay = maxDelay ?? TimeSpan.FromSeconds(2);
 
@@ -33,7 +33,7 @@ public sealed class OperationRetry(TimeSpan window, Action<int, Exception, TimeS
 
     public async Task<T> RunAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken = default)
     {
-        var clock = Stopwatch.StartNew();
+        long start = _clock.GetTimestamp();
         var delay = _firstDelay;
         for (int attempt = 1; ; attempt++)
         {
@@ -41,11 +41,11 @@ public sealed class OperationRetry(TimeSpan window, Action<int, Exception, TimeS
             {
                 return await call();
             }
-            catch (Exception e) when (_isRetryable(e) && !cancellationToken.IsCancellationRequested && clock.Elapsed + delay < window)
+            catch (Exception e) when (_isRetryable(e) && !cancellationToken.IsCancellationRequested && _clock.GetElapsedTime(start) + delay < window)
             {
                 Retries++;
                 onRetry?.Invoke(attempt, e, delay);
-                await Task.Delay(delay, cancellationToken);
+                await Task.Delay(delay, _clock, cancellationToken);
                 delay = TimeSpan.FromTicks(Math.Min(_maxDelay.Ticks, delay.Ticks * 2));
             }
         }

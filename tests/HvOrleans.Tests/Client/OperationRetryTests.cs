@@ -42,14 +42,16 @@ public sealed class OperationRetryTests
     [Fact]
     public async Task After_the_window_the_last_failure_is_reported()
     {
-        var retry = new OperationRetry(TimeSpan.FromMilliseconds(700));
+        var clock = new SteppingClock();
+        var retry = new OperationRetry(TimeSpan.FromMilliseconds(700), clock: clock);
         int calls = 0;
         await Assert.ThrowsAsync<SiloUnavailableException>(() => retry.RunAsync(() =>
         {
             calls++;
             throw new SiloUnavailableException("still dead");
         }));
-        Assert.InRange(calls, 2, 3); // 200 ms, then 400 ms; the next wait would end past the window
+        // Calls at 0, 200 and 600 ms; the next wait (800 ms) would end past the 700 ms window.
+        Assert.Equal((3, TimeSpan.FromMilliseconds(600)), (calls, clock.Elapsed));
     }
 
     [Theory]
@@ -68,5 +70,30 @@ public sealed class OperationRetryTests
         Assert.False(OperationRetry.IsTransient(new InvalidOperationException("bug")));
         Assert.False(OperationRetry.IsTransient(new HvRuleException("vm-exists", "exists")));
         Assert.True(OperationRetry.IsTransient(new AggregateException(new SiloUnavailableException("rejected"))));
+    }
+}
+
+/// <summary>A clock on which every wait ends at once, having moved time on by exactly its length: waits without waiting.</summary>
+internal sealed class SteppingClock : TimeProvider
+{
+    private long _ticks;
+
+    public TimeSpan Elapsed => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+    public override DateTimeOffset GetUtcNow() => DateTimeOffset.UnixEpoch + Elapsed;
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        Interlocked.Add(ref _ticks, dueTime.Ticks);
+        callback(state);
+        return new Fired();
+    }
+
+    private sealed class Fired : ITimer
+    {
+        public bool Change(TimeSpan dueTime, TimeSpan period) => false;
+        public void Dispose() { }
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
