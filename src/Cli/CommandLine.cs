@@ -33,14 +33,16 @@ public sealed class CommandLine
     }
 
     public string Word(int index, string what) =>
-        index < Words.Count ? Words[index] : throw new UsageException($"Missing {what}.");
+        index >= Words.Count ? throw new UsageException($"Missing {what}.")
+        : Words[index].Length == 0 ? throw new UsageException($"The {what} is empty.")
+        : Words[index];
 
     public int RequiredMb(string name) => OptionalInt(name) ?? throw new UsageException($"--{name} is required.");
 
     public string? Text(string name)
     {
         _read.Add(name);
-        return _options.GetValueOrDefault(name);
+        return _options.GetValueOrDefault(name) is { Length: 0 } ? throw new UsageException($"--{name} is empty.") : _options.GetValueOrDefault(name);
     }
 
     public int? OptionalInt(string name)

@@ -231,4 +231,17 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         Assert.Equal((BackupStep.Done, Consistency.Offline, Expected(A)), (done.Step, done.Consistency, done.Sha256));
         Assert.Null(done.FreezeWindowMs);                                  // nothing was frozen
     }
+
+    [Fact]
+    public async Task A_bad_write_is_refused_and_the_disk_is_unchanged()
+    {
+        string vm = await VmAsync("badwrite");
+        await Disk(vm).Write(A);
+        var before = await Disk(vm).GetInfo();
+        foreach (var (write, rule) in new[] { (new DiskWrite(1, 512, 1), "write-offset-sector"), (new DiskWrite(0, 100, 1), "write-length-sector"),
+                     (new DiskWrite(DiskBytes - 512, 1024, 1), "write-within-disk"), (new DiskWrite(long.MaxValue - 511, 1024, 1), "write-within-disk") })
+            Assert.Equal(rule, (await Assert.ThrowsAsync<HvRuleException>(() => Disk(vm).Write(write))).Rule);
+        Assert.Equal(before, await Disk(vm).GetInfo());
+        Assert.Equal(Expected(A), await Disk(vm).Sha256());
+    }
 }
