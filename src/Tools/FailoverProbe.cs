@@ -38,8 +38,42 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
     {
         int kills = line.OptionalInt("kills") ?? 10, seed = line.OptionalInt("seed") ?? 1;
         if (kills is < 1 or > 1000) throw new UsageException($"--kills is 1..1000; got {kills}.");
+        int? doubleAfterMs = line.OptionalInt("double-after-ms") is null ? null : line.IntIn("double-after-ms", 0, 60_000);
         bool json = line.Json;
-        return async (grains, _) => { await new FailoverProbe(output, error).RunAsync(grains, kills, seed, json); return true; };
+        return async (grains, _) => { await new FailoverProbe(output, error) { DoubleAfterMs = doubleAfterMs }.RunAsync(grains, kills, seed, json); return true; };
+    }
+
+    /// <summary>
+    /// A double fault: this long after each SIGKILL (whose silo is restarted at once, and so is joining),
+    /// a second silo is SIGKILLed; the figures are then the second silo's grains'.
+    /// </summary>
+    public int? DoubleAfterMs { get; init; }
+
+    private static Process Restart(int silo) =>
+        Process.Start(new ProcessStartInfo(Path.Combine(RepoRoot(), "infra", "cluster.sh"), ["restart", $"{silo}"])
+            { RedirectStandardError = true, RedirectStandardOutput = true })!;
+
+    /// <summary>SIGKILLs the silo and times until each of <paramref name="moved"/> answers from another silo.</summary>
+    private static async Task<double[]> KillAndTimeAsync(IGrainFactory grains, string home, int silo, int port, List<int> moved)
+    {
+        int pid = int.Parse(File.ReadAllText(Path.Combine(home, $"silo-{silo}.pid")).Trim());
+        var clock = Stopwatch.StartNew();
+        Process.GetProcessById(pid).Kill();
+        var answered = new double[moved.Count];
+        await Task.WhenAll(moved.Select(async (probe, n) =>
+        {
+            while (true)
+            {
+                try
+                {
+                    string now = await grains.GetGrain<IProbeGrain>(probe).Where().WaitAsync(TimeSpan.FromMilliseconds(250));
+                    if (!now.Contains($":{port}:")) { answered[n] = clock.Elapsed.TotalMilliseconds; return; }
+                }
+                catch (Exception e) when (e is TimeoutException or OrleansException) { }
+                await Task.Delay(20);
+            }
+        }));
+        return answered;
     }
 
     public async Task RunAsync(IGrainFactory grains, int kills, int seed, bool json)
@@ -67,29 +101,23 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
                 continue;
             }
             idlePicks = 0;
-            int pid = int.Parse(File.ReadAllText(Path.Combine(home, $"silo-{victim}.pid")).Trim());
-            var clock = Stopwatch.StartNew();
-            Process.GetProcessById(pid).Kill();
-            var answered = new double[moved.Count];
-            await Task.WhenAll(moved.Select(async (probe, n) =>
+            Process? joining = null;
+            if (DoubleAfterMs is { } afterMs)
             {
-                while (true)
-                {
-                    try
-                    {
-                        string now = await grains.GetGrain<IProbeGrain>(probe).Where().WaitAsync(TimeSpan.FromMilliseconds(250));
-                        if (!now.Contains($":{port}:")) { answered[n] = clock.Elapsed.TotalMilliseconds; return; }
-                    }
-                    catch (Exception e) when (e is TimeoutException or OrleansException) { }
-                    await Task.Delay(20);
-                }
-            }));
+                // The first failure: killed and restarted at once; the second comes while it is still joining.
+                int first0 = silos.Where(s => s != victim).ElementAt(random.Next(silos.Length - 1));
+                int pid0 = int.Parse(File.ReadAllText(Path.Combine(home, $"silo-{first0}.pid")).Trim());
+                Process.GetProcessById(pid0).Kill();
+                joining = Restart(first0);
+                await Task.Delay(afterMs);
+                error.WriteLine($"kill {k + 1}/{kills}: silo {first0} killed and restarting; {afterMs} ms later silo {victim}:");
+            }
+            var answered = await KillAndTimeAsync(grains, home, victim, port, moved);
             first.Add(answered.Min());
             last.Add(answered.Max());
             error.WriteLine($"kill {k + 1}/{kills}: silo {victim} (port {port}, {moved.Count} probes): first moved grain answered after {answered.Min():F0} ms, all after {answered.Max():F0} ms");
-            var restart = Process.Start(new ProcessStartInfo(Path.Combine(RepoRoot(), "infra", "cluster.sh"), ["restart", $"{victim}"])
-                { RedirectStandardError = true, RedirectStandardOutput = true })!;
-            await restart.WaitForExitAsync();
+            if (joining is not null) await joining.WaitForExitAsync();
+            await Restart(victim).WaitForExitAsync();
         }
         var result = new FailoverJson(kills, Math.Round(Percentiles.Of(first, 0.5)), Math.Round(Percentiles.Of(first, 0.99)),
             Math.Round(Percentiles.Of(last, 0.5)), Math.Round(Percentiles.Of(last, 0.99)), Math.Round(last.Max()));

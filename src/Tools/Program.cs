@@ -33,7 +33,9 @@ public static partial class Program
 {
     public const string Usage = """
           hv chaos run [--minutes M] [--seed S] [--audit DIR] [--json]  the chaos workload (infra/chaos.sh runs it beside its nemesis)
-          hv cluster failover [--kills K] [--seed S] [--json]  SIGKILL random silos of the local cluster, time failover
+          hv cluster failover [--kills K] [--seed S] [--double-after-ms D] [--json]
+                                  SIGKILL random silos of the local cluster, time failover (D: a second kill D ms after
+                                  the first silo's restart began, while it joins)
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
           hv-drill audit check <dir>                        check a state audit (Hv:AuditDirectory) after a run
         """;

@@ -22,7 +22,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         """ + "\n" + BackupCommands.Help + "\n" + TlsCommand.Help + "\n" + """
           hv sim run …                                the fleet simulator (hv-sim; 'hv sim run --help')
           hv chaos run [--minutes M] [--seed S] [--audit DIR] [--json]      the chaos workload (infra/chaos.sh)
-          hv cluster failover [--kills K] [--seed S] [--json]  SIGKILL random silos of the local cluster, time failover
+          hv cluster failover [--kills K] [--seed S] [--double-after-ms D] [--json]  SIGKILL silos, time failover
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
                                   (the last three are hv-drill's)
 
