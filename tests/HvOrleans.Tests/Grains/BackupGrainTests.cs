@@ -3,6 +3,7 @@ using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using HvOrleans.Backup;
 using HvOrleans.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HvOrleans.Tests.Grains;
 
@@ -243,5 +244,26 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
             Assert.Equal(rule, (await Assert.ThrowsAsync<HvRuleException>(() => Disk(vm).Write(write))).Rule);
         Assert.Equal(before, await Disk(vm).GetInfo());
         Assert.Equal(Expected(A), await Disk(vm).Sha256());
+    }
+
+    [Fact]
+    public async Task A_job_whose_silo_died_while_it_was_taking_its_vms_finishes_starting_when_it_comes_back()
+    {
+        string vm = await VmAsync("starting"), other = await VmAsync("starting2");
+        await Disk(vm).Write(A);
+        await Disk(other).Write(B);
+        // As a silo leaves it when it dies during Start: the job saved (Starting), its first VM taken, the second not.
+        string jobId = $"job-{Guid.NewGuid():N}"[..20];
+        await Disk(vm).AcquireBackup(jobId);
+        var storage = ((Orleans.TestingHost.InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services
+            .GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(HvOrleans.Grains.GrainStorage.Name);
+        var starting = new HvOrleans.Grains.BackupJobState(false, JobState.Starting, [BackupVmProgress.Pending(vm, jobId), BackupVmProgress.Pending(other, jobId)]);
+        await storage.WriteStateAsync("job", GrainId.Create("backupjob", jobId), new GrainState<HvOrleans.Grains.BackupJobState>(starting));
+
+        // The reminder (or any call) brings the job back: it takes the rest and runs.
+        var job = await WaitAsync(await _grains.GetGrain<IBackupJobGrain>(jobId).GetInfo());
+        Assert.Equal((JobState.Completed, Expected(A), Expected(B)), (job.State, job.Vms[0].Sha256, job.Vms[1].Sha256));
+        Assert.Null((await Disk(vm).GetInfo()).BackupJob);
+        Assert.Null((await Disk(other).GetInfo()).BackupJob);
     }
 }
