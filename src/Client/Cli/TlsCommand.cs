@@ -31,6 +31,27 @@ public sealed class TlsCommand(TextWriter output)
         if (File.Exists(Path.Combine(dir, "ca.crt")) && !force)
             throw new UsageException($"{dir} already holds a CA; pass --force to replace it (every certificate issued by it stops being trusted).");
 
+        try
+        {
+            Write(dir, days);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--dir {dir} cannot hold the certificates: {e.Message}");
+        }
+        output.Write($"""
+            TLS files in {dir}:
+              ca.crt               the only CA silos and clients trust
+              silo.crt, silo.key   for every silo (DNS name {SiloName})
+              client.crt/.key      for hv and other clients
+              ca.key               keep offline: it issues new certificates
+            Start a TLS cluster with 'infra/cluster.sh up --tls'.
+
+            """);
+    }
+
+    private static void Write(string dir, int days)
+    {
         Directory.CreateDirectory(dir);
         var notBefore = DateTimeOffset.UtcNow.AddMinutes(-5);
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -44,15 +65,6 @@ public sealed class TlsCommand(TextWriter output)
         // Silos are servers to clients and to each other, and clients to each other: both usages.
         Issue(dir, "silo", ca, notBefore, days, SiloName, serverAuth: true);
         Issue(dir, "client", ca, notBefore, days, "hv-operator", serverAuth: false);
-        output.Write($"""
-            TLS files in {dir}:
-              ca.crt               the only CA silos and clients trust
-              silo.crt, silo.key   for every silo (DNS name {SiloName})
-              client.crt/.key      for hv and other clients
-              ca.key               keep offline: it issues new certificates
-            Start a TLS cluster with 'infra/cluster.sh up --tls'.
-
-            """);
     }
 
     private static void Issue(string dir, string name, X509Certificate2 ca, DateTimeOffset notBefore, int days, string subject, bool serverAuth)

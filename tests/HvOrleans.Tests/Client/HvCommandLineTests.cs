@@ -34,9 +34,33 @@ public sealed class HvCommandLineTests
     [InlineData("Unknown command 'nonsense'.", "nonsense")]
     [InlineData("Unknown command 'vm reboot'.", "vm", "reboot", "v1")]
     [InlineData("--days is 1..3650; got 0.", "tls", "init", "--days", "0")]
+    [InlineData("--dir /etc/hostname/tls cannot hold the certificates: Could not find a part of the path '/etc/hostname/tls'.", "tls", "init", "--dir", "/etc/hostname/tls")]
     public async Task A_bad_command_line_is_refused_before_connecting(string message, params string[] args)
     {
         var (code, stderr) = await RunAsync(args);
         Assert.Equal((2, $"hv: {message} (see 'hv help')\n"), (code, stderr));
+    }
+}
+
+/// <summary>The drills' arguments are checked before they connect, as hv's are.</summary>
+public sealed class DrillCommandLineTests
+{
+    [Theory]
+    [InlineData("--minutes is a positive number; got '0'.", "chaos", "run", "--minutes", "0")]
+    [InlineData("--minutes is a positive number; got 'ten'.", "chaos", "run", "--minutes", "ten")]
+    [InlineData("--kills is 1..1000; got 0.", "cluster", "failover", "--kills", "0")]
+    [InlineData("--double-after-ms must be 0..60000; got -5.", "cluster", "failover", "--double-after-ms", "-5")]
+    [InlineData("--vms is 1..200 and --rounds 1..100; got 0 and 2.", "backup", "bench", "--vms", "0")]
+    [InlineData("--vms must be a whole number (at most 2147483647); got '1e9'.", "backup", "bench", "--vms", "1e9")]
+    public void A_bad_drill_argument_is_a_usage_error(string message, params string[] args)
+    {
+        var line = new HvOrleans.Cli.CommandLine(args);
+        var e = Assert.Throws<HvOrleans.Cli.UsageException>(() => (line.Words[0], line.Words[1]) switch
+        {
+            ("chaos", _) => HvOrleans.Tools.ChaosWorkload.Command(line, TextWriter.Null, TextWriter.Null),
+            ("cluster", _) => HvOrleans.Tools.FailoverProbe.Command(line, TextWriter.Null, TextWriter.Null),
+            _ => HvOrleans.Tools.BackupBench.Command(line, TextWriter.Null, TextWriter.Null),
+        });
+        Assert.Equal(message, e.Message);
     }
 }
