@@ -126,7 +126,9 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         await Disk(vm).AcquireBackup("stuck-job");
         await Disk(vm).Freeze("stuck-job");
         await Disk(vm).Write(A);                                         // held: the file systems are frozen
-        var thawed = await Eventually.WaitForAsync(() => Disk(vm).GetInfo(), d => !d.Frozen, "the 2 s freeze timeout");
+        Assert.True((await Disk(vm).GetInfo()).Frozen);
+        TestClock.Shared.Advance(TimeSpan.FromSeconds(11));              // past the 10 s freeze limit, without waiting for it
+        var thawed = await Eventually.WaitForAsync(() => Disk(vm).GetInfo(), d => !d.Frozen, "the guard timer to see the freeze past its deadline");
         Assert.Equal(1, thawed.BufferedWrites);
         Assert.Equal(Expected(A), await Disk(vm).Sha256());
     }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using HvOrleans.Silo.Hosting;
 using Microsoft.Extensions.Configuration;
 using Orleans.Hosting;
@@ -20,9 +21,8 @@ public abstract class ClusterFixture : IAsyncLifetime
         var settings = await SettingsAsync();
         settings["Hv:Balancer:BalancingPeriod"] = "00:00:00.500";
         settings["Hv:Balancer:ReminderPeriod"] = "00:00:05";
-        // Guest writes stay buffered until a test flushes them; a freeze thaws itself after 2 s.
+        // Guest writes stay buffered until a test flushes them.
         settings["Hv:Backup:WritebackPeriod"] = "01:00:00";
-        settings["Hv:Backup:FreezeTimeout"] = "00:00:02";
         settings["Hv:Backup:DiskSizeMb"] = "16";   // the test Azurite keeps every blob in 512 MB of memory
         settings["Hv:Backup:MaxStepAttempts"] = "3";   // a step that keeps failing gives up after 250 + 500 ms
         var builder = new TestClusterBuilder(1);
@@ -41,7 +41,11 @@ public abstract class ClusterFixture : IAsyncLifetime
 
     private sealed class HvGrainServices : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder silo) => silo.AddHvGrainServices(silo.Configuration);
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.AddSingleton<TimeProvider>(TestClock.Shared);
+            silo.AddHvGrainServices(silo.Configuration);
+        }
     }
 }
 
