@@ -42,9 +42,10 @@ public sealed class OperatorRetryTests(AzuriteFixture azurite, ITestOutputHelper
                     .Count(s => s.GetProperty("status").GetString() == "Active"), active => active == 2, "both silos active", seconds: 60);
                 Assert.Equal(demandMb, (await hv.JsonAsync("vm", "show", "vm1")).GetProperty("demandMb").GetInt32());
             }
+            // How many commands needed hv's own retry varies with where the frozen silo's grains and hv's gateway
+            // were (recorded runs: 3 of 4, and 0 of 4 when Orleans' forwarding absorbed every fault); what must hold
+            // is that each command succeeded once. The retry itself is pinned by OperationRetryTests.
             log.WriteLine($"{retried} retries over {freezeAfterMs.Length} rounds");
-            // A command whose silo froze under it can only have succeeded by being made again (recorded runs: 3 of 4 rounds retried).
-            Assert.True(retried >= 1, $"no round needed a retry: the test froze no silo that held a command");
         }
         finally
         {
