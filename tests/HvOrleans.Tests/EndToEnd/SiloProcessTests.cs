@@ -66,8 +66,8 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
     {
         var cluster = new ClusterSettings(azurite.ConnectionString);
         var hv = new HvConsole(cluster);
-        // First life: the balancer's timer is effectively off, so the reported demand stays unapplied.
-        var silo = await SiloProcess.StartAsync(cluster, BalancerTimes(period: "01:00:00", reminder: "00:00:03"));
+        // First life: the balancer's timer and reminder (which also runs a pass) are effectively off, so the reported demand stays unapplied.
+        var silo = await SiloProcess.StartAsync(cluster, BalancerTimes(period: "01:00:00", reminder: "01:00:00"));
         try
         {
             await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
@@ -80,7 +80,8 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
             await silo.DisposeAsync();
             silo = await SiloProcess.StartAsync(cluster, BalancerTimes(period: "00:00:01", reminder: "00:00:03"));
             var clock = Stopwatch.StartNew();
-            // Only reads from here on: 'vm show' asks the VM grain, which never wakes the balancer.
+            // Only reads from here on: nobody asks for a pass. The host's activation (the read reaches it) and the
+            // balancer's reminder each bring the balancer back.
             await Eventually.WaitForAsync(() => hv.JsonAsync("vm", "show", "vm1"), vm => Mb(vm, "assignedMb") == 6016,
                 "balancing to resume after the restart (assignedMb 6016)", seconds: 60);
             log.WriteLine($"demand applied {clock.ElapsedMilliseconds} ms after the restarted silo was up (reminder period 3 s)");
