@@ -52,4 +52,42 @@ public sealed class OperatorRetryTests(AzuriteFixture azurite, ITestOutputHelper
             foreach (var silo in silos) await silo.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task A_call_the_cluster_cannot_answer_in_time_is_made_again_and_applied_once()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        // hv bounds each call to 1 s; the silos take ~2–3 s to vote a frozen one dead (1 s probes), so a call
+        // to a grain on a frozen silo can only succeed by being made again after the grain moved.
+        var hv = new HvConsole(cluster, new Dictionary<string, string> { ["Hv__Client__ResponseTimeout"] = "00:00:01" });
+        var slowProbes = new Dictionary<string, string> { ["Hv__ProbeTimeout"] = "00:00:01" };
+        var ports = new[] { (cluster.SiloPort, cluster.GatewayPort), (Repo.FreePort(), Repo.FreePort()) };
+        var silos = new SiloProcess[2];
+        for (int i = 0; i < 2; i++) silos[i] = await SiloProcess.StartAsync(cluster, slowProbes, ports[i].Item1, ports[i].Item2);
+        try
+        {
+            await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
+            await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "8192");
+            await hv.OkAsync("vm", "start", "vm1");
+            int holder;
+            await using (var observer = await ClusterClient.ConnectAsync(cluster))
+            {
+                var host = observer.Grains.GetGrain<IHostGrain>("h1");
+                await host.GetInfo();
+                var where = (await observer.Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics()).Single(g => g.GrainId == host.GetGrainId());
+                holder = Array.FindIndex(ports, p => p.Item1 == where.SiloAddress.Endpoint.Port);
+            }
+            silos[holder].Freeze();
+            var (code, _, stderr) = await hv.RunAsync("vm", "demand", "vm1", "--mb", "3000");
+            log.WriteLine(stderr);
+            Assert.True(code == 0, $"hv exited {code}: {stderr}");
+            Assert.Contains("hv: the cluster did not answer (", stderr);
+            Assert.Contains("retrying in", stderr);
+            Assert.Equal(3000, (await hv.JsonAsync("vm", "show", "vm1")).GetProperty("demandMb").GetInt32());
+        }
+        finally
+        {
+            foreach (var silo in silos) await silo.DisposeAsync();
+        }
+    }
 }
