@@ -49,6 +49,10 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
     /// </summary>
     public int? DoubleAfterMs { get; init; }
 
+    /// <summary>SIGKILL of silo <paramref name="silo"/>, by the pid infra/cluster.sh recorded.</summary>
+    private static void Kill(string home, int silo) =>
+        Process.GetProcessById(int.Parse(File.ReadAllText(Path.Combine(home, $"silo-{silo}.pid")).Trim())).Kill();
+
     private static Process Restart(int silo) =>
         Process.Start(new ProcessStartInfo(Path.Combine(RepoRoot(), "infra", "cluster.sh"), ["restart", $"{silo}"])
             { RedirectStandardError = true, RedirectStandardOutput = true })!;
@@ -56,9 +60,8 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
     /// <summary>SIGKILLs the silo and times until each of <paramref name="moved"/> answers from another silo.</summary>
     private static async Task<double[]> KillAndTimeAsync(IGrainFactory grains, string home, int silo, int port, List<int> moved)
     {
-        int pid = int.Parse(File.ReadAllText(Path.Combine(home, $"silo-{silo}.pid")).Trim());
         var clock = Stopwatch.StartNew();
-        Process.GetProcessById(pid).Kill();
+        Kill(home, silo);
         var answered = new double[moved.Count];
         await Task.WhenAll(moved.Select(async (probe, n) =>
         {
@@ -106,8 +109,7 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
             {
                 // The first failure: killed and restarted at once; the second comes while it is still joining.
                 int first0 = silos.Where(s => s != victim).ElementAt(random.Next(silos.Length - 1));
-                int pid0 = int.Parse(File.ReadAllText(Path.Combine(home, $"silo-{first0}.pid")).Trim());
-                Process.GetProcessById(pid0).Kill();
+                Kill(home, first0);
                 joining = Restart(first0);
                 await Task.Delay(afterMs);
                 error.WriteLine($"kill {k + 1}/{kills}: silo {first0} killed and restarting; {afterMs} ms later silo {victim}:");

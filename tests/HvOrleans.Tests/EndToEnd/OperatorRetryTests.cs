@@ -12,14 +12,9 @@ public sealed class OperatorRetryTests(AzuriteFixture azurite, ITestOutputHelper
     {
         var cluster = new ClusterSettings(azurite.ConnectionString);
         var hv = new HvConsole(cluster);
-        var ports = new[] { (cluster.SiloPort, cluster.GatewayPort), (Repo.FreePort(), Repo.FreePort()) };
-        var silos = new SiloProcess[2];
-        for (int i = 0; i < 2; i++) silos[i] = await SiloProcess.StartAsync(cluster, null, ports[i].Item1, ports[i].Item2);
+        var (ports, silos) = await TwoSilosWithARunningVmAsync(cluster, hv, siloSettings: null);
         try
         {
-            await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
-            await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "8192");
-            await hv.OkAsync("vm", "start", "vm1");
             int retried = 0;
             // Each round: a silo hangs (SIGSTOP) just before or while an hv command runs, and is then killed
             // and replaced; the command must succeed, once, whichever silo held its grain or gateway.
@@ -61,14 +56,9 @@ public sealed class OperatorRetryTests(AzuriteFixture azurite, ITestOutputHelper
         // to a grain on a frozen silo can only succeed by being made again after the grain moved.
         var hv = new HvConsole(cluster, new Dictionary<string, string> { ["Hv__Client__ResponseTimeout"] = "00:00:01" });
         var slowProbes = new Dictionary<string, string> { ["Hv__ProbeTimeout"] = "00:00:01" };
-        var ports = new[] { (cluster.SiloPort, cluster.GatewayPort), (Repo.FreePort(), Repo.FreePort()) };
-        var silos = new SiloProcess[2];
-        for (int i = 0; i < 2; i++) silos[i] = await SiloProcess.StartAsync(cluster, slowProbes, ports[i].Item1, ports[i].Item2);
+        var (ports, silos) = await TwoSilosWithARunningVmAsync(cluster, hv, slowProbes);
         try
         {
-            await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
-            await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "8192");
-            await hv.OkAsync("vm", "start", "vm1");
             int holder;
             await using (var observer = await ClusterClient.ConnectAsync(cluster))
             {
@@ -89,5 +79,18 @@ public sealed class OperatorRetryTests(AzuriteFixture azurite, ITestOutputHelper
         {
             foreach (var silo in silos) await silo.DisposeAsync();
         }
+    }
+
+    /// <summary>Two silo processes (silo, gateway ports) of one cluster, and host h1 with VM vm1 running on it.</summary>
+    private static async Task<((int Silo, int Gateway)[] Ports, SiloProcess[] Silos)> TwoSilosWithARunningVmAsync(
+        ClusterSettings cluster, HvConsole hv, IReadOnlyDictionary<string, string>? siloSettings)
+    {
+        var ports = new[] { (cluster.SiloPort, cluster.GatewayPort), (Repo.FreePort(), Repo.FreePort()) };
+        var silos = new SiloProcess[2];
+        for (int i = 0; i < 2; i++) silos[i] = await SiloProcess.StartAsync(cluster, siloSettings, ports[i].Item1, ports[i].Item2);
+        await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
+        await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "8192");
+        await hv.OkAsync("vm", "start", "vm1");
+        return (ports, silos);
     }
 }

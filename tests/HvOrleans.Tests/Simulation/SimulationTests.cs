@@ -8,12 +8,13 @@ public sealed class SimulationTests(AzuriteFixture azurite)
 {
     private const int Day = 288;
 
-    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(Repo.Trace);
+    internal static DemandTrace Trace() => DemandTrace.LoadBitbrains(Repo.Trace);
 
     private static Task<SimulationResult> RunAsync(Fleet fleet, Func<Task<ISimulationEngine>> engine, bool check = true) =>
         SimulationRunner.RunAsync(fleet, Day, BalancingPolicies.All, engine, seed: 1, checkInvariants: check);
 
-    private static string Metrics(SimulationResult r) => string.Join('\n', SimulationReport.Json(r).Policies.Select(p =>
+    /// <summary>Every policy's figures, as text: two runs agree exactly or not at all.</summary>
+    internal static string Metrics(SimulationResult r) => string.Join('\n', SimulationReport.Json(r).Policies.Select(p =>
         $"{p.Name} {p.UnmetDemandGbH} {p.LaggedUnmetDemandGbH} {p.PagingShare} {p.MeanAssignedMb} {p.MeanDemandMb} {p.HotAddMb} {p.BalloonMb} {p.UnballoonMb}"));
 
     [Fact]
@@ -180,18 +181,11 @@ public class SimulationBootTests
 /// <summary>The trace, the fleet and the runner alone: no silo, nothing shared, so they run beside everything else.</summary>
 public class TraceAndFleetTests
 {
-    private const int Day = 288;
-
-    private static DemandTrace Trace() => DemandTrace.LoadBitbrains(Repo.Trace);
-
-    private static string Metrics(SimulationResult r) => string.Join('\n', SimulationReport.Json(r).Policies.Select(p =>
-        $"{p.Name} {p.UnmetDemandGbH} {p.LaggedUnmetDemandGbH} {p.PagingShare} {p.MeanAssignedMb} {p.MeanDemandMb} {p.HotAddMb} {p.BalloonMb} {p.UnballoonMb}"));
-
     [Fact]
     public async Task Same_seed_gives_the_same_report()
     {
         var trace = DemandTrace.Synthetic("bursty", 6, 200, seed: 7);
-        async Task<string> Once() => Metrics(await SimulationRunner.RunAsync(Fleet.Build(trace, 3, 6, null, 7), 200, BalancingPolicies.All,
+        async Task<string> Once() => SimulationTests.Metrics(await SimulationRunner.RunAsync(Fleet.Build(trace, 3, 6, null, 7), 200, BalancingPolicies.All,
             () => Task.FromResult<ISimulationEngine>(new PureEngine()), 7, true));
         Assert.Equal(await Once(), await Once());
     }
@@ -216,7 +210,7 @@ public class TraceAndFleetTests
     [Fact]
     public void Repository_trace_loads_all_twenty_vms_for_a_month()
     {
-        var trace = Trace();
+        var trace = SimulationTests.Trace();
         Assert.Equal(20, trace.VmCount);
         Assert.InRange(trace.Ticks, 8600, 8700);                   // 30 days of 300 s
         Assert.All(Enumerable.Range(0, 20), vm => Assert.True(trace.DemandMb(vm, 100) > 0));
