@@ -54,9 +54,12 @@ public sealed class BackupJobGrain(
         foreach (var vmId in vmIds) ResourceNames.Validate("vm", vmId);
         // Saved and kept alive by its reminder before any VM is taken: a crash from here on never leaves a VM held by a job nobody runs.
         await state.SaveAsync(new BackupJobState(incremental, JobState.Starting, [.. vmIds.Select(v => BackupVmProgress.Pending(v, JobId))]));
-        await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
+        // From here the job's own timer finishes what this call may not (storage paused, a VM's silo gone):
+        // it runs once this call has ended, however it ended.
+        StartWorking();
         try
         {
+            await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
             await TakeVmsAsync();
         }
         catch (HvRuleException)
@@ -66,7 +69,6 @@ public sealed class BackupJobGrain(
             throw;
         }
         logger.LogInformation("Backup job {JobId} started for {Vms}", JobId, string.Join(", ", vmIds));
-        StartWorking();
         return Info();
     }
 
@@ -95,7 +97,7 @@ public sealed class BackupJobGrain(
     /// <summary>Runs steps back to back (so freeze → checkpoint → thaw is short), persisting after each.</summary>
     private async Task WorkAsync(CancellationToken cancellationToken)
     {
-        if (clock.GetUtcNow() < _retryAt) return;
+        if (!Job.Exists || clock.GetUtcNow() < _retryAt) return;
         if (Job.State == JobState.Starting && !await ResumeStartAsync()) return;
         while (Job.State == JobState.Running && Job.Vms.FindIndex(v => !BackupSteps.Finished(v.Step)) is var i and >= 0)
         {
@@ -205,6 +207,8 @@ public sealed class BackupJobGrain(
     {
         try
         {
+            // The start that saved the job may have died before its reminder was registered.
+            await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
             await TakeVmsAsync();
             return true;
         }
@@ -260,6 +264,8 @@ public sealed class BackupJobGrain(
     /// <summary>Refused at start: every VM it may have taken let go, and no trace of the job left.</summary>
     private async Task ForgetAsync()
     {
+        _timer?.Dispose();
+        _timer = null;
         await StopRemindingAsync();
         await state.ClearStateAsync();
         state.State = new BackupJobState();
