@@ -81,15 +81,7 @@ wait_for_cluster() {
   done
 }
 
-stop_pid() { # name
-  local pid; pid="$(pid_of "$1")"
-  if hv_alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do hv_alive "$pid" || break; sleep 0.2; done
-    hv_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$HV_HOME/$1.pid"
-}
+stop_pid() { hv_stop_pid_file "$HV_HOME/$1.pid"; }
 
 silo_indexes() { for f in "$HV_HOME"/silo-*.pid; do [ -e "$f" ] && basename "$f" .pid | sed 's/silo-//'; done | sort -n; }
 

@@ -5,6 +5,7 @@ HV_BIN_SILO="$HV_ROOT/src/Silo/bin/$HV_CONFIGURATION/net10.0/HvOrleans.Silo.dll"
 HV_BIN_CLIENT="$HV_ROOT/src/Client/bin/$HV_CONFIGURATION/net10.0/hv.dll"
 HV_BIN_SIM="$HV_ROOT/src/Simulator/bin/$HV_CONFIGURATION/net10.0/hv-sim.dll"
 HV_BIN_DRILL="$HV_ROOT/src/Tools/bin/$HV_CONFIGURATION/net10.0/hv-drill.dll"
+HV_BIN_AGENT="$HV_ROOT/src/Agent/bin/$HV_CONFIGURATION/net10.0/hv-agent.dll"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Azurite's published development key: the only key this repository holds.
@@ -30,7 +31,7 @@ hv_build() {
 # binary after an edit (a no-op build still costs seconds; this check costs milliseconds).
 hv_build_if_stale() {
   local bin
-  for bin in "$HV_BIN_SILO" "$HV_BIN_CLIENT" "$HV_BIN_SIM" "$HV_BIN_DRILL"; do
+  for bin in "$HV_BIN_SILO" "$HV_BIN_CLIENT" "$HV_BIN_SIM" "$HV_BIN_DRILL" "$HV_BIN_AGENT"; do
     [ -f "$bin" ] || { hv_build; return; }
   done
   if [ -n "$(find "$HV_ROOT/src" "$HV_ROOT/Directory.Build.props" "$HV_ROOT/Directory.Packages.props" \
@@ -46,7 +47,7 @@ hv_ensure_packages() { # command:package ...
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || { hv_log "missing: ${missing[*]}; install them (apt-get install ${missing[*]})"; return 1; }
   hv_log "installing ${missing[*]} (apt-get)…"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2
 }
 
 # A whole number within bounds, or exit 2 naming the option.
@@ -78,3 +79,20 @@ hv_wait_ports() { # seconds port...
 }
 
 hv_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# SIGTERM the process a pid file names, SIGKILL after 10 s, then remove the file.
+hv_stop_pid_file() { # file
+  local pid; pid="$(cat "$1" 2>/dev/null || true)"
+  if hv_alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do hv_alive "$pid" || break; sleep 0.2; done
+    hv_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+# What running real guests needs on the host: QEMU, qemu-img, and what the guest image is built from.
+hv_ensure_guest_packages() {
+  hv_ensure_packages qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils /bin/busybox:busybox-static \
+    /usr/sbin/qemu-ga:qemu-guest-agent cpio:cpio mke2fs:e2fsprogs
+}

@@ -13,6 +13,8 @@ public sealed class CommandLine
         var words = new List<string>();
         for (int i = 0; i < args.Count; i++)
         {
+            // Everything after a bare "--" is another program's command line, passed on untouched.
+            if (args[i] == "--") { Rest = args.Skip(i + 1).ToList(); break; }
             if (!args[i].StartsWith("--", StringComparison.Ordinal)) { words.Add(args[i]); continue; }
             string name = args[i][2..];
             if (Flags.Contains(name)) { _flags.Add(name); continue; }
@@ -23,6 +25,9 @@ public sealed class CommandLine
     }
 
     public IReadOnlyList<string> Words { get; }
+
+    /// <summary>The words after a bare <c>--</c>, or null when there is none.</summary>
+    public IReadOnlyList<string>? Rest { get; }
 
     public bool Json => Flag("json");
 

@@ -17,25 +17,38 @@ public static class JsonOutput
 
 public sealed record GuestJson(int TotalMb, int UsedMb, int FreeMb, int BuffCacheMb);
 
+/// <summary>
+/// A real guest's process and devices: the QEMU pid, its uptime, and what virtio-balloon and
+/// virtio-mem hold now (which trail the decision by the guest's own reaction time).
+/// </summary>
+public sealed record RealGuestJson(string GuestState, int Pid, double UptimeSeconds, int DeviceBalloonedMb, int DevicePluggedMb, double ReportAgeSeconds);
+
 public sealed record VmJson(
     string VmId, string HostId, int StartupMb, int MinimumMb, int MaximumMb, int BufferPercent, int Weight,
     string State, int AssignedMb, int DemandMb, int Pressure, string Status, int HotAddedMb, int BalloonedMb,
-    GuestJson Guest)
+    GuestJson Guest, string Driver, RealGuestJson? Real, string? CrashReason)
 {
-    public static VmJson Of(VmInfo info)
+    public static VmJson Of(VmInfo info) => Of(info, DateTimeOffset.UtcNow);
+
+    public static VmJson Of(VmInfo info, DateTimeOffset now)
     {
         var (s, h, g) = (info.Snapshot, info.HostView, info.GuestView);
         return new(s.VmId, s.HostId, s.Config.StartupMb, s.Config.MinimumMb, s.Config.MaximumMb, s.Config.BufferPercent,
-            s.Config.Weight, s.Memory.Running ? "Running" : "Off", h.AssignedMb, h.DemandMb, h.Pressure, h.Status.ToString(),
+            s.Config.Weight, info.State, h.AssignedMb, h.DemandMb, h.Pressure, h.Status.ToString(),
             s.Memory.HotAddedMb(s.Config), s.Memory.Running ? s.Memory.BalloonedMb : 0,
-            new(g.TotalMb, g.UsedMb, g.FreeMb, g.BuffCacheMb));
+            new(g.TotalMb, g.UsedMb, g.FreeMb, g.BuffCacheMb), info.Driver.ToString().ToLowerInvariant(),
+            info.Real is { } r ? new(r.State.ToString(), r.Pid, Math.Round((now - r.StartedAt).TotalSeconds, 1), r.BalloonedMb, r.PluggedMb,
+                Math.Round((now - r.ReportedAt).TotalSeconds, 1)) : null,
+            info.CrashReason);
     }
 }
 
-public sealed record HostJson(string HostId, int MemoryMb, int ReserveMb, long AssignedMb, long AvailableMb, IReadOnlyList<string> Vms)
+public sealed record HostJson(string HostId, int MemoryMb, int ReserveMb, long AssignedMb, long AvailableMb, IReadOnlyList<string> Vms,
+    string Driver, string? Accel, bool? AgentConnected)
 {
     public static HostJson Of(HostInfo h) =>
-        new(h.HostId, h.MemoryMb, h.ReserveMb, h.AssignedMb, h.AvailableMb, h.AssignedMbByVm.Keys.Order(StringComparer.Ordinal).ToList());
+        new(h.HostId, h.MemoryMb, h.ReserveMb, h.AssignedMb, h.AvailableMb, h.AssignedMbByVm.Keys.Order(StringComparer.Ordinal).ToList(),
+            h.Driver.ToString().ToLowerInvariant(), h.Accel, h.Driver == HostDriver.Qemu ? h.AgentConnected : null);
 }
 
 public sealed record ResizeJson(string VmId, int BeforeMb, int AfterMb, int HotAddedMb, int BalloonedMb);

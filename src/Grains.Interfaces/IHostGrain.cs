@@ -54,6 +54,22 @@ public interface IHostGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Provision")] Task<HostInfo> Provision(IReadOnlyList<VmPlacement> vms);
 
+    /// <summary>
+    /// An <c>hv-agent</c> takes charge of this host: adds it (driver qemu) if it is new; refused if it
+    /// exists with other sizes or is a modelled host. The accelerator it found is recorded.
+    /// </summary>
+    [Alias("RegisterAgent")] Task<HostInfo> RegisterAgent(AgentRegistration registration);
+
+    /// <summary>
+    /// The agent's once-a-second message: its guests' figures in, what to run out. Demand is derived
+    /// from the guests' own statistics and held in memory like <see cref="ReportDemands"/>; a crash is
+    /// persisted (the VM stops, its memory returns to the host).
+    /// </summary>
+    [Alias("SyncGuests")] Task<HostPlan> SyncGuests(HostSync sync);
+
+    /// <summary>Runs a command in a real guest through the host's agent. Interleaves: it reads nothing it could tear.</summary>
+    [AlwaysInterleave, Alias("ExecInGuest")] Task<GuestExecResult> ExecInGuest(string vmId, IReadOnlyList<string> argv, TimeSpan timeout);
+
     /// <summary>One balancing pass with the named policy (see <see cref="BalancingPolicies"/>).</summary>
     [Alias("Balance")] Task<BalancingReport> Balance(string policy);
 }

@@ -9,8 +9,21 @@ public sealed class HostGrain(
     public const int DefaultReserveMb = 1024;
     private const int LargestHostMb = 64 * 1_048_576;
 
+    /// <summary>An agent silent for this long is shown as disconnected; its guests keep their memory.</summary>
+    private static readonly TimeSpan AgentSilence = TimeSpan.FromSeconds(5);
+
+    /// <summary>Below the cluster's call timeout, so the agent's answer gets back before the caller gives up.</summary>
+    public static readonly TimeSpan MaxExecTime = TimeSpan.FromSeconds(25);
+
+    // A real host's volatile view: what each guest said last, and where its agent is. Lost with the
+    // activation and back within a second, when the agent next syncs.
+    private readonly Dictionary<string, (GuestReport Report, DateTimeOffset At)> _guests = new(StringComparer.Ordinal);
+    private IHostAgent? _agent;
+    private DateTimeOffset _agentSeenAt;
+
     private string HostId => this.GetPrimaryKeyString();
     private HostState Host => state.State;
+    private bool IsReal => Host.Driver == HostDriver.Qemu;
 
     /// <summary>A host that exists always has its balancer running: whoever activates the host heals a balancer that was lost.</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -112,7 +125,11 @@ public sealed class HostGrain(
                 $"Cannot start VM {vmId}: it needs StartupMb {neededMb}; host {HostId} has {freeMb} MB free " +
                 $"and ballooning its other VMs to their floors would free only {freeableMb} MB more.");
         }
-        await SaveWithinCapacityAsync(Host.WithMemories(room).WithMemory(vmId, VmMemory.Boot(vm.Config)));
+        var booted = Host.WithMemories(room);
+        await SaveWithinCapacityAsync(booted with
+        {
+            Vms = booted.Vms.SetItem(vmId, vm with { Memory = VmMemory.Boot(vm.Config), BootId = vm.BootId + 1, CrashReason = null }),
+        });
         logger.LogInformation("VM {VmId} started on host {HostId} with {StartupMb} MB", vmId, HostId, neededMb);
         return VmInfo(vmId);
     }
@@ -129,6 +146,7 @@ public sealed class HostGrain(
     public async Task<VmInfo> ReportDemand(string vmId, int demandMb)
     {
         var vm = RequireVm(vmId);
+        RequireModelled(vmId);
         var next = vm.Memory.WithDemand(demandMb);
         if (next != vm.Memory) await state.SaveAsync(Host.WithMemory(vmId, next));
         return VmInfo(vmId);
@@ -150,9 +168,72 @@ public sealed class HostGrain(
     /// <summary>Reports are volatile (a guest sends one a second): held in memory, persisted with the next resize. All or none.</summary>
     private void HoldReports(IReadOnlyList<VmDemand> demands)
     {
+        RequireHost();
+        if (demands.Count > 0) RequireModelled(demands[0].VmId);
         var next = Host;
         foreach (var d in demands) next = next.WithMemory(d.VmId, RequireVm(d.VmId).Memory.WithDemand(d.DemandMb));
         state.State = next;
+    }
+
+    public async Task<HostInfo> RegisterAgent(AgentRegistration registration)
+    {
+        Rule.Require(registration.Accel is "kvm" or "tcg", "accel-kvm-or-tcg", $"An agent runs guests with kvm or tcg; got '{registration.Accel}'.");
+        if (Host.Exists)
+            Rule.Require(IsReal, "host-driver", $"Host {HostId} was added with 'hv host add' and runs modelled guests; an agent needs a host of its own.");
+        await Add(registration.MemoryMb, registration.ReserveMb);
+        if (!IsReal || Host.Accel != registration.Accel)
+        {
+            await state.SaveAsync(Host with { Driver = HostDriver.Qemu, Accel = registration.Accel });
+            logger.LogInformation("Host {HostId}: agent on {Machine} runs its guests ({Accel})", HostId, registration.Machine, registration.Accel);
+        }
+        return Info();
+    }
+
+    public async Task<HostPlan> SyncGuests(HostSync sync)
+    {
+        RequireHost();
+        Rule.Require(IsReal, "host-driver", $"Host {HostId} runs modelled guests; only an agent's host syncs guests.");
+        (_agent, _agentSeenAt) = (sync.Agent, DateTimeOffset.UtcNow);
+        var next = Host;
+        bool crashed = false;
+        foreach (var report in sync.Guests)
+        {
+            // A guest of a VM deleted, stopped or started again since is the agent's to stop, not news.
+            if (!Host.Vms.TryGetValue(report.VmId, out var vm) || vm.BootId != report.BootId || !vm.Memory.Running)
+            {
+                _guests.Remove(report.VmId);
+                continue;
+            }
+            _guests[report.VmId] = (report, DateTimeOffset.UtcNow);
+            if (report.State == GuestRunState.Crashed)
+            {
+                next = next with { Vms = next.Vms.SetItem(report.VmId, vm with { Memory = VmMemory.Stopped, CrashReason = report.CrashReason ?? "the QEMU process ended" }) };
+                crashed = true;
+                logger.LogWarning("VM {VmId} on host {HostId} crashed: {Reason}", report.VmId, HostId, report.CrashReason);
+            }
+            else if (report is { State: GuestRunState.Running, Stats: { } stats })
+            {
+                int demandMb = RealGuestMemory.DemandMb(vm.Config.StartupMb, report.PluggedMb, report.BalloonedMb, stats.AvailableMb);
+                next = next.WithMemory(report.VmId, vm.Memory.WithDemand(demandMb));
+            }
+        }
+        if (crashed) await state.SaveAsync(next);
+        else state.State = next;
+        return new HostPlan(Host.Vms.Select(e => new PlannedVm(e.Key, e.Value.BootId, e.Value.Memory.Running, e.Value.Config,
+            e.Value.Memory.AssignedMb, e.Value.Memory.HighWaterMb, e.Value.DiskGb)).ToList());
+    }
+
+    public async Task<GuestExecResult> ExecInGuest(string vmId, IReadOnlyList<string> argv, TimeSpan timeout)
+    {
+        var vm = RequireVm(vmId);
+        Rule.Require(IsReal, "vm-real-guest", $"VM {vmId} is a modelled guest on host {HostId}; only real guests run commands.");
+        Rule.Require(vm.Memory.Running, "vm-must-be-running", $"VM {vmId} is not running; start it with 'hv vm start {vmId}'.");
+        Rule.Require(argv.Count > 0 && argv[0].Length > 0, "exec-command", "Give the command to run after '--'.");
+        Rule.Require(timeout > TimeSpan.Zero && timeout <= MaxExecTime, "exec-timeout",
+            $"A guest command runs for up to {MaxExecTime.TotalSeconds:0} s; got {timeout.TotalSeconds:0.###} s.");
+        Rule.Require(_agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence, "agent-connected",
+            $"Host {HostId}'s agent has not synced for {AgentSilence.TotalSeconds:0} s; is it running? (infra/agent.sh status)");
+        return await _agent!.Exec(vmId, argv, timeout);
     }
 
     public Task<BalancingReport> Balance(string policy)
@@ -187,9 +268,22 @@ public sealed class HostGrain(
             : throw new HvRuleException("vm-must-exist", $"VM {vmId} does not exist on host {HostId}.");
     }
 
-    private VmInfo VmInfo(string vmId) =>
-        HvOrleans.VmInfo.Of(new VmSnapshot(vmId, HostId, Host.Vms[vmId].Config, Host.Vms[vmId].Memory));
+    /// <summary>A real guest's demand comes from the guest itself; an operator's word would be overwritten within a second.</summary>
+    private void RequireModelled(string vmId) =>
+        Rule.Require(!IsReal, "demand-from-guest",
+            $"VM {vmId} is a real guest on host {HostId}: its demand comes from the guest's own statistics (load it with 'hv vm exec {vmId} -- memload MB').");
+
+    private VmInfo VmInfo(string vmId)
+    {
+        var vm = Host.Vms[vmId];
+        var snapshot = new VmSnapshot(vmId, HostId, vm.Config, vm.Memory);
+        if (!IsReal) return HvOrleans.VmInfo.Of(snapshot);
+        var seen = _guests.TryGetValue(vmId, out var g) && g.Report.BootId == vm.BootId ? g : default;
+        var real = seen.Report is { } r ? new RealGuestView(r.State, r.Pid, r.StartedAt, r.BalloonedMb, r.PluggedMb, seen.At) : null;
+        return HvOrleans.VmInfo.OfReal(snapshot, real, seen.Report?.Stats, vm.CrashReason);
+    }
 
     private HostInfo Info() => new(HostId, Host.MemoryMb, Host.ReserveMb,
-        Host.Vms.ToDictionary(e => e.Key, e => e.Value.Memory.AssignedMb));
+        Host.Vms.ToDictionary(e => e.Key, e => e.Value.Memory.AssignedMb), Host.Driver, Host.Accel,
+        IsReal && _agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence);
 }

@@ -2,15 +2,28 @@ using System.Collections.Immutable;
 
 namespace HvOrleans.Grains;
 
-/// <summary>One VM as its host holds it.</summary>
+/// <summary>
+/// One VM as its host holds it. <see cref="BootId"/> counts its starts, so that a real guest's agent
+/// can tell this boot from the last; <see cref="CrashReason"/> says why its process ended unasked.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.HostedVm")]
-public sealed record class HostedVm([property: Id(0)] VmConfig Config, [property: Id(1)] VmMemory Memory);
+public sealed record class HostedVm(
+    [property: Id(0)] VmConfig Config,
+    [property: Id(1)] VmMemory Memory,
+    [property: Id(2)] long BootId = 0,
+    [property: Id(3)] string? CrashReason = null,
+    [property: Id(4)] int DiskGb = HostedVm.DefaultDiskGb)
+{
+    public const int DefaultDiskGb = 1;
+}
 
 [GenerateSerializer, Alias("HvOrleans.HostState")]
 public sealed record class HostState(
     [property: Id(0)] int MemoryMb,
     [property: Id(1)] int ReserveMb,
-    [property: Id(2)] ImmutableDictionary<string, HostedVm> Vms)
+    [property: Id(2)] ImmutableDictionary<string, HostedVm> Vms,
+    [property: Id(3)] HostDriver Driver = HostDriver.Model,
+    [property: Id(4)] string? Accel = null)
 {
     public HostState() : this(0, 0, ImmutableDictionary<string, HostedVm>.Empty) { }
 

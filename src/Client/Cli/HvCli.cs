@@ -15,8 +15,9 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv vm create <vm> --host <host> --startup-mb N --min-mb N --max-mb N [--buffer-pct P] [--weight W]
           hv vm set <vm> [--startup-mb N] [--min-mb N] [--max-mb N] [--buffer-pct P] [--weight W]
           hv vm start <vm> | hv vm stop <vm>
-          hv vm demand <vm> --mb N
+          hv vm demand <vm> --mb N                    a modelled guest's demand (a real guest's comes from the guest)
           hv vm show <vm> [--json]
+          hv vm exec <vm> [--timeout-s S] -- <command…>   run a command in a real guest (its guest agent); exits with its code
           hv balance <host> [--json]
           hv cluster show [--json]                    the silos in the membership table and their status
         """ + "\n" + BackupCommands.Help + "\n" + TlsCommand.Help + "\n" + """
@@ -51,9 +52,16 @@ public sealed class HvCli(TextWriter output, TextWriter error)
             var options = ClusterConnection.Load();
             using var host = await ClusterConnection.ConnectAsync(options, cancellationToken);
             var grains = host.Services.GetRequiredService<IClusterClient>();
-            await new OperationRetry(options.Client.RetryWindow, (attempt, e, delay) => error.WriteLine(
-                    $"hv: the cluster did not answer ({e.GetType().Name}: {FirstLine(e.Message)}); retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1})"))
-                .RunAsync(() => command(grains), cancellationToken);
+            try
+            {
+                await new OperationRetry(options.Client.RetryWindow, (attempt, e, delay) => error.WriteLine(
+                        $"hv: the cluster did not answer ({e.GetType().Name}: {FirstLine(e.Message)}); retrying in {delay.TotalSeconds:0.0} s (attempt {attempt + 1})"))
+                    .RunAsync(() => command(grains), cancellationToken);
+            }
+            catch (GuestExitException e)
+            {
+                return e.ExitCode;
+            }
             return Ok;
         }, usageHint: "see 'hv help'");
 
@@ -73,6 +81,8 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         ("vm", "stop") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Stop()),
         ("vm", "demand") => VmShowing(line.Word(2, "vm id"), line.Json, Demand(line.RequiredMb("mb"))),
         ("vm", "show") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.GetInfo()),
+        ("vm", "exec") => VmExec(line.Word(2, "vm id"), line.Rest is { Count: > 0 } command ? command
+            : throw new UsageException("Give the command after '--': hv vm exec <vm> -- free -m"), line.IntIn("timeout-s", 1, 25, fallback: 20)),
         ("balance", _) => Balance(line.Word(1, "host id"), line.Json),
         ("cluster", "show") => ClusterShow(line.Json),
         _ => throw new UsageException($"Unknown command '{string.Join(' ', line.Words.Take(2))}'."),
@@ -112,6 +122,16 @@ public sealed class HvCli(TextWriter output, TextWriter error)
     private Func<IGrainFactory, Task> VmShowing(string vmId, bool json, Func<IVmGrain, Task<VmInfo>> call) => async grains =>
         Print(await call(grains.GetGrain<IVmGrain>(vmId)), json);
 
+    /// <summary>The guest's output as it printed it; its exit code becomes hv's (through <see cref="GuestExitException"/>).</summary>
+    private Func<IGrainFactory, Task> VmExec(string vmId, IReadOnlyList<string> command, int timeoutSeconds) => async grains =>
+    {
+        string hostId = await grains.GetGrain<IVmGrain>(vmId).GetHostId();
+        var result = await grains.GetGrain<IHostGrain>(hostId).ExecInGuest(vmId, command, TimeSpan.FromSeconds(timeoutSeconds));
+        output.Write(result.StdOut);
+        error.Write(result.StdErr);
+        if (result.ExitCode != 0) throw new GuestExitException(result.ExitCode);
+    };
+
     private Func<IGrainFactory, Task> Balance(string hostId, bool json) => async grains =>
     {
         await grains.GetGrain<IHostGrain>(hostId).GetInfo();
@@ -138,4 +158,10 @@ public sealed class HvCli(TextWriter output, TextWriter error)
 
     private void Print(HostInfo info, bool json) =>
         output.Write(json ? JsonOutput.Serialize(HostJson.Of(info)) + "\n" : TextViews.Host(info));
+}
+
+/// <summary>A command run in a guest ended with a non-zero code, which hv passes on as its own.</summary>
+internal sealed class GuestExitException(int exitCode) : Exception($"The guest command exited with {exitCode}.")
+{
+    public int ExitCode { get; } = exitCode;
 }

@@ -24,14 +24,20 @@ public static class TextViews
         };
         var right = new[]
         {
-            "Guest — free -m",
+            v.Driver == "qemu" ? "Guest — its own figures (MB)" : "Guest — free -m",
             "        total    used    free  buff/cache",
             $"  Mem: {v.Guest.TotalMb,6}  {v.Guest.UsedMb,6}  {v.Guest.FreeMb,6}  {v.Guest.BuffCacheMb,10}",
             "",
             $"  hot-added  {v.HotAddedMb,6} MB",
             $"  ballooned  {v.BalloonedMb,6} MB",
         };
-        var text = new StringBuilder($"VM {v.VmId} on host {v.HostId}: {v.State}\n");
+        var text = new StringBuilder($"VM {v.VmId} on host {v.HostId}: {v.State}");
+        if (v.Real is { } real)
+            text.Append($" — QEMU pid {real.Pid}, up {real.UptimeSeconds:0} s, guest {real.GuestState.ToLowerInvariant()}; devices: balloon {real.DeviceBalloonedMb} MB, virtio-mem {real.DevicePluggedMb} MB");
+        else if (v.Driver == "qemu" && v.State == "Running")
+            text.Append(" — no report from its guest yet");
+        if (v.CrashReason is { } why) text.Append($" — {why}");
+        text.Append('\n');
         for (int i = 0; i < Math.Max(left.Length, right.Length); i++)
         {
             string l = i < left.Length ? left[i] : "";
@@ -43,6 +49,9 @@ public static class TextViews
 
     public static string Host(HostInfo h) =>
         $"Host {h.HostId}: memory {h.MemoryMb} MB, reserve {h.ReserveMb} MB, assigned {h.AssignedMb} MB, available {h.AvailableMb} MB\n" +
+        (h.Driver == HostDriver.Qemu
+            ? $"  driver: qemu, accel: {h.Accel}, agent: {(h.AgentConnected ? "connected" : "not connected")}\n"
+            : "  driver: model\n") +
         string.Concat(h.AssignedMbByVm.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"  {e.Key,-24} {e.Value,8} MB\n"));
 
     public static string Balance(BalancingReport r)

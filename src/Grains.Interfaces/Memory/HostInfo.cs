@@ -6,7 +6,10 @@ public sealed record class HostInfo(
     [property: Id(0)] string HostId,
     [property: Id(1)] int MemoryMb,
     [property: Id(2)] int ReserveMb,
-    [property: Id(3)] IReadOnlyDictionary<string, int> AssignedMbByVm)
+    [property: Id(3)] IReadOnlyDictionary<string, int> AssignedMbByVm,
+    [property: Id(4)] HostDriver Driver = HostDriver.Model,
+    [property: Id(5)] string? Accel = null,
+    [property: Id(6)] bool AgentConnected = false)
 {
     public long AssignedMb => AssignedMbByVm.Values.Sum(v => (long)v);
     public int CapacityMb => MemoryMb - ReserveMb;

@@ -1,0 +1,2 @@
+global using HvOrleans.Memory;
+global using Microsoft.Extensions.Logging;
