@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test: installs Azurite (npm ci) if missing, builds, and runs unit, grain (memory and
-# Azurite), and end-to-end tests (real silo processes, SIGKILL, hv). Tests start and stop their
+# Runs every test: installs Azurite (npm ci), QEMU and the guest image's Debian packages if missing,
+# builds, and runs unit, grain (memory and Azurite), end-to-end (real silo processes, SIGKILL, hv)
+# and real-guest tests (hv-agent with QEMU guests). Tests start and stop their
 # own Azurite on free ports. Extra arguments go to 'dotnet test' (e.g. --filter FullyQualifiedName~Memory).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 hv_ensure_node_modules
+# The real-guest tests boot QEMU guests from the image infra/guest/build.sh makes (cached).
+hv_ensure_guest_packages
+HV_GUEST_DIR="$("$HV_ROOT/infra/guest/build.sh")"
+export HV_GUEST_DIR
 hv_build
 results="$(mktemp -d)"
 rc=0

@@ -54,8 +54,10 @@ public sealed class HostAgent(
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                if (_lastError != e.Message) logger.LogWarning("Sync with the cluster failed ({Error}); guests keep their memory meanwhile", e.GetBaseException().Message);
-                _lastError = e.Message;
+                // Once per kind of failure, not once a second.
+                string kind = System.Text.RegularExpressions.Regex.Replace(e.GetBaseException().Message, "[0-9.]+", "#");
+                if (_lastError != kind) logger.LogWarning("Sync with the cluster failed ({Error}); guests keep their memory meanwhile", e.GetBaseException().Message);
+                _lastError = kind;
                 if (DateTimeOffset.UtcNow - _lastSync > options.ReconnectAfter) await DropClientAsync();
             }
         }
@@ -145,6 +147,7 @@ public sealed class HostAgent(
                 guest.StatisticsStarted = true;
             }
             var reading = await guest.Devices.ReadAsync(timeout.Token);
+            guest.LastReading = reading;
             return booting with
             {
                 State = reading.Stats is null ? GuestRunState.Booting : GuestRunState.Running,
@@ -197,7 +200,7 @@ public sealed class HostAgent(
         // The hot-add region was sized by Maximum at boot: a Maximum raised since takes effect at the next boot.
         int regionMb = guest.Boot.VirtioMem ? guest.Boot.MaximumMb - guest.Boot.StartupMb : 0;
         targets = targets with { PluggedMb = Math.Min(targets.PluggedMb, regionMb) };
-        if (guest.Applied == targets) return;
+        if (guest.Applied == targets && !DeflatedOnItsOwn(guest)) return;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ReadTimeout);
         try
@@ -205,13 +208,31 @@ public sealed class HostAgent(
             await guest.Devices.ApplyAsync(targets, timeout.Token);
             logger.LogInformation("VM {VmId}: assigned {AssignedMb} MB → plugged {PluggedMb} MB, balloon {BalloonMb} MB",
                 vm.VmId, vm.AssignedMb, targets.PluggedMb, targets.BalloonMb);
-            guest.Applied = targets;
+            (guest.Applied, guest.AppliedAt) = (targets, DateTimeOffset.UtcNow);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             logger.LogWarning("VM {VmId}: could not apply {Targets} ({Error}); trying again next period", vm.VmId, targets, e.Message);
         }
     }
+
+    /// <summary>
+    /// With deflate-on-oom the guest takes balloon pages back when it runs out of memory, holding more
+    /// than it was assigned. QEMU keeps the target but the driver does not inflate again by itself: the
+    /// target is sent again, so the guest holds more than its share for at most a few seconds. Its
+    /// demand (from what it really holds) lets the balancer give it more if the host can.
+    /// </summary>
+    private bool DeflatedOnItsOwn(QemuGuest guest)
+    {
+        if (guest is not { Applied: { } applied, LastReading: { } reading }) return false;
+        int deflatedMb = applied.BalloonMb - reading.BalloonedMb;
+        // The balloon needs a moment to reach a new target; only a shortfall that outlasts it counts.
+        if (deflatedMb <= VmConfig.PageMb || DateTimeOffset.UtcNow - guest.AppliedAt < InflateGrace) return false;
+        logger.LogWarning("VM {VmId}: the guest deflated its balloon by {DeflatedMb} MB (out of memory); asking for the target again", guest.VmId, deflatedMb);
+        return true;
+    }
+
+    private static readonly TimeSpan InflateGrace = TimeSpan.FromSeconds(3);
 
     private void Begin(string vmId, Func<Task> work)
     {

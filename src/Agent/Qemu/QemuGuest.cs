@@ -34,6 +34,9 @@ public sealed class QemuGuest : IAsyncDisposable
 
     /// <summary>The targets last sent to the devices; null after an attach, so they are sent again once.</summary>
     public DeviceTargets? Applied { get; set; }
+    public DateTimeOffset AppliedAt { get; set; }
+    /// <summary>The devices' last reading: how the agent notices a guest that deflated its balloon on its own.</summary>
+    public DeviceReading? LastReading { get; set; }
     public bool StatisticsStarted { get; set; }
     /// <summary>Set when the agent asked the guest to stop: its end is then not a crash.</summary>
     public bool Stopping { get; set; }

@@ -14,6 +14,7 @@ public static class Repo
 
     public static string SiloDll => Path.Combine(Root, "src", "Silo", "bin", Configuration, "net10.0", "HvOrleans.Silo.dll");
     public static string HvDll => Path.Combine(Root, "src", "Client", "bin", Configuration, "net10.0", "hv.dll");
+    public static string AgentDll => Path.Combine(Root, "src", "Agent", "bin", Configuration, "net10.0", "hv-agent.dll");
 
     /// <summary>The repository's own slice of the Bitbrains trace (a month of 20 VMs, memory columns): a fresh clone has it.</summary>
     public static string Trace => Path.Combine(Root, "data", "bitbrains-rnd-2013-7");
