@@ -25,6 +25,8 @@ hv_ensure_node_modules() {
 hv_build() {
   hv_log "building ($HV_CONFIGURATION)…"
   dotnet build "$HV_ROOT/HvOrleans.sln" -c "$HV_CONFIGURATION" --nologo -v quiet -clp:ErrorsOnly >&2
+  # An incremental build leaves unchanged outputs untouched: mark the build, or every later check rebuilds.
+  touch "$HV_BIN_CLIENT"
 }
 
 # Builds when a program is missing or any source is newer than it, so a script never runs a stale

@@ -43,6 +43,11 @@ public sealed record VmJson(
     }
 }
 
+public sealed record LatencyJson(double P50, double P99, double Max, int Samples);
+
+public sealed record GuestBenchJson(int Steps, LatencyJson BootSeconds, LatencyJson HotAddSeconds, LatencyJson HotAddAfterLoadSeconds,
+    LatencyJson BalloonSeconds, LatencyJson UnballoonSeconds, LatencyJson UnballoonAfterLoadSeconds);
+
 public sealed record HostJson(string HostId, int MemoryMb, int ReserveMb, long AssignedMb, long AvailableMb, IReadOnlyList<string> Vms,
     string Driver, string? Accel, bool? AgentConnected)
 {
@@ -111,6 +116,7 @@ public sealed record BackupBenchJson(int Round, int Vms, long DiskMb, double Bas
     double FreezeP50Ms, double FreezeP99Ms, double FreezeMaxMs);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
+[JsonSerializable(typeof(GuestBenchJson))]
 [JsonSerializable(typeof(VmJson))]
 [JsonSerializable(typeof(HostJson))]
 [JsonSerializable(typeof(BalanceJson))]

@@ -9,5 +9,5 @@ namespace HvOrleans;
 public interface IHostAgent : IGrainObserver
 {
     /// <summary>Runs <paramref name="argv"/> in the VM's guest through its guest agent, within <paramref name="timeout"/>.</summary>
-    [Alias("Exec")] Task<GuestExecResult> Exec(string vmId, IReadOnlyList<string> argv, TimeSpan timeout);
+    [ResponseTimeout("00:00:30"), Alias("Exec")] Task<GuestExecResult> Exec(string vmId, IReadOnlyList<string> argv, TimeSpan timeout);
 }

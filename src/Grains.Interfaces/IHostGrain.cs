@@ -68,7 +68,7 @@ public interface IHostGrain : IGrainWithStringKey
     [Alias("SyncGuests")] Task<HostPlan> SyncGuests(HostSync sync);
 
     /// <summary>Runs a command in a real guest through the host's agent. Interleaves: it reads nothing it could tear.</summary>
-    [AlwaysInterleave, Alias("ExecInGuest")] Task<GuestExecResult> ExecInGuest(string vmId, IReadOnlyList<string> argv, TimeSpan timeout);
+    [AlwaysInterleave, ResponseTimeout("00:00:35"), Alias("ExecInGuest")] Task<GuestExecResult> ExecInGuest(string vmId, IReadOnlyList<string> argv, TimeSpan timeout);
 
     /// <summary>One balancing pass with the named policy (see <see cref="BalancingPolicies"/>).</summary>
     [Alias("Balance")] Task<BalancingReport> Balance(string policy);

@@ -219,6 +219,10 @@ public sealed class HostGrain(
         }
         if (crashed) await state.SaveAsync(next);
         else state.State = next;
+        // A pass on every sync, as Hyper-V balances on each guest's report: the agent then carries the
+        // decision back in this answer instead of a balancer period and a sync later. The balancer's own
+        // timer still runs (a host whose agent is silent keeps being balanced); a converged pass writes nothing.
+        if (sync.Guests.Count > 0) await BalanceAsync(HyperVPolicy.Instance, maxPasses: 1);
         return new HostPlan(Host.Vms.Select(e => new PlannedVm(e.Key, e.Value.BootId, e.Value.Memory.Running, e.Value.Config,
             e.Value.Memory.AssignedMb, e.Value.Memory.HighWaterMb, e.Value.DiskGb)).ToList());
     }

@@ -21,6 +21,7 @@ return await ConsoleProgram.RunAsync("hv-drill", Console.Error, async () =>
         ("chaos", "run") => ChaosWorkload.Command(line, output, Console.Error),
         ("cluster", "failover") => FailoverProbe.Command(line, output, Console.Error),
         ("backup", "bench") => BackupBench.Command(line, output, Console.Error),
+        ("guest", "bench") => GuestBench.Command(line, output, Console.Error),
         _ => throw new UsageException($"Unknown drill '{string.Join(' ', line.Words.Take(2))}'."),
     };
     line.RejectUnknownOptions();
@@ -37,6 +38,7 @@ public static partial class Program
                                   SIGKILL random silos of the local cluster, time failover (D: a second kill D ms after
                                   the first silo's restart began, while it joins)
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
+          hv guest bench --host H [--steps 20] [--json]     real-guest latencies on an agent's host: boot, hot-add, balloon
           hv-drill audit check <dir>                        check a state audit (Hv:AuditDirectory) after a run
         """;
 }
