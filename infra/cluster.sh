@@ -86,6 +86,12 @@ stop_pid() { hv_stop_pid_file "$HV_HOME/$1.pid"; }
 silo_indexes() { for f in "$HV_HOME"/silo-*.pid; do [ -e "$f" ] && basename "$f" .pid | sed 's/silo-//'; done | sort -n; }
 
 cmd_down() {
+  # Agents first, with their guests: 'down' leaves no QEMU process behind.
+  local f
+  for f in "$HV_HOME"/agent-*.pid; do
+    [ -e "$f" ] || continue
+    f="$(basename "$f" .pid)"; HV_HOME="$HV_HOME" "$HV_ROOT/infra/agent.sh" stop "${f#agent-}"
+  done
   # Silos before Azurite: silos that lose their membership table can hang on shutdown.
   for i in $(silo_indexes); do stop_pid "silo-$i"; done
   stop_pid azurite

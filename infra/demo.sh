@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The Dynamic Memory demo: installs what is missing, starts the local cluster (Azurite + 1 silo),
 # and plays a VM's life with hv — boot, hot-add under load, balloon when idle, unballoon — printing
-# Hyper-V Manager's Memory tab and the guest's `free -m` at each step. The cluster stays up after.
+# Hyper-V Manager's Memory tab and the guest's `free -m` at each step; then live backup; then a real
+# Linux guest under QEMU on an hv-agent host, loaded and unloaded from inside. The cluster stays up after.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 hv_ensure_node_modules
 hv_ensure_packages jq:jq
+hv_ensure_guest_packages
 hv_build_if_stale
 "$HV_ROOT/infra/cluster.sh" up
 hv() { dotnet "$HV_BIN_CLIENT" "$@"; }
@@ -42,4 +44,24 @@ backup=$(hv backup show "$job" --json | jq -r '.vms[0].backupId')
 hv backup verify "$backup"
 hv backup restore "$backup" --to "demo-restored-$run"
 hv disk checksum demo-vm
-printf '\nThe cluster is still running: try ./hv help, ./hv vm show demo-vm --json; stop it with infra/cluster.sh down\n'
+step "7. A real guest: an agent host runs a Linux VM under QEMU (TCG here); its memory is the guest's own"
+"$HV_ROOT/infra/agent.sh" start demo-real --memory-mb 3072 --reserve-mb 512
+hv vm create demo-guest --host demo-real --startup-mb 512 --min-mb 256 --max-mb 1536 >/dev/null
+hv vm start demo-guest >/dev/null
+guest_up() { hv vm show demo-guest --json | jq -e '.real.guestState == "Running"' >/dev/null; }
+for _ in $(seq 1 120); do guest_up && break; sleep 0.5; done
+sleep 3
+hv host show demo-real
+hv vm show demo-guest
+hv vm exec demo-guest -- free -m
+step "8. memload 600 in the guest: demand rises, hot-add in 128 MB blocks, the guest's own total grows"
+hv vm exec demo-guest -- memload 600
+sleep 25
+hv vm show demo-guest
+hv vm exec demo-guest -- free -m
+step "9. memload 0: the balloon takes memory back; the ballooned pages show as used inside the guest"
+hv vm exec demo-guest -- memload 0
+sleep 6
+hv vm show demo-guest
+hv vm exec demo-guest -- free -m
+printf '\nThe cluster is still running: try ./hv help, ./hv vm show demo-vm --json; stop it (agents and guests too) with infra/cluster.sh down\n'

@@ -20,6 +20,7 @@ public sealed class ProjectLayoutTests
     [Theory]
     [InlineData("Client", "hv")]
     [InlineData("Tools", "hv-drill")]
+    [InlineData("Agent", "hv-agent")]
     public void Clients_depend_on_contracts_and_the_connection_library_only(string project, string assembly)
     {
         var libraries = Libraries(project, assembly);
