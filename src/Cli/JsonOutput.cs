@@ -28,11 +28,9 @@ public sealed record VmJson(
     string State, int AssignedMb, int DemandMb, int Pressure, string Status, int HotAddedMb, int BalloonedMb,
     GuestJson Guest, string Driver, RealGuestJson? Real, string? CrashReason)
 {
-    public static VmJson Of(VmInfo info) => Of(info, DateTimeOffset.UtcNow);
-
-    public static VmJson Of(VmInfo info, DateTimeOffset now)
+    public static VmJson Of(VmInfo info)
     {
-        var (s, h, g) = (info.Snapshot, info.HostView, info.GuestView);
+        var (s, h, g, now) = (info.Snapshot, info.HostView, info.GuestView, DateTimeOffset.UtcNow);
         return new(s.VmId, s.HostId, s.Config.StartupMb, s.Config.MinimumMb, s.Config.MaximumMb, s.Config.BufferPercent,
             s.Config.Weight, info.State, h.AssignedMb, h.DemandMb, h.Pressure, h.Status.ToString(),
             s.Memory.HotAddedMb(s.Config), s.Memory.Running ? s.Memory.BalloonedMb : 0,

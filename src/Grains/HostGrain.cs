@@ -24,6 +24,7 @@ public sealed class HostGrain(
     private string HostId => this.GetPrimaryKeyString();
     private HostState Host => state.State;
     private bool IsReal => Host.Driver == HostDriver.Qemu;
+    private bool AgentConnected => IsReal && _agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence;
 
     /// <summary>A host that exists always has its balancer running: whoever activates the host heals a balancer that was lost.</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -235,9 +236,9 @@ public sealed class HostGrain(
         Rule.Require(argv.Count > 0 && argv[0].Length > 0, "exec-command", "Give the command to run after '--'.");
         Rule.Require(timeout > TimeSpan.Zero && timeout <= MaxExecTime, "exec-timeout",
             $"A guest command runs for up to {MaxExecTime.TotalSeconds:0} s; got {timeout.TotalSeconds:0.###} s.");
-        Rule.Require(_agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence, "agent-connected",
+        Rule.Require(AgentConnected, "agent-connected",
             $"Host {HostId}'s agent has not synced for {AgentSilence.TotalSeconds:0} s; is it running? (infra/agent.sh status)");
-        return await _agent!.Exec(vmId, argv, timeout);
+        return await _agent!.Exec(vmId, argv, timeout);   // AgentConnected: not null
     }
 
     public Task<BalancingReport> Balance(string policy)
@@ -289,5 +290,5 @@ public sealed class HostGrain(
 
     private HostInfo Info() => new(HostId, Host.MemoryMb, Host.ReserveMb,
         Host.Vms.ToDictionary(e => e.Key, e => e.Value.Memory.AssignedMb), Host.Driver, Host.Accel,
-        IsReal && _agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence);
+        AgentConnected);
 }

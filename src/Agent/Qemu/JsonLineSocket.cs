@@ -52,8 +52,8 @@ internal sealed class JsonLineSocket : IAsyncDisposable
         {
             string? line = await _reader.ReadLineAsync(cancellationToken)
                 ?? throw new IOException("The QEMU socket was closed.");
-            // The guest agent may prefix its answer with the 0xFF sync delimiter; QMP never sends empty lines.
-            line = line.TrimStart('\uFFFD', '\u00FF').Trim();
+            // The guest agent may prefix its answer with the 0xFF sync delimiter (not UTF-8: read as U+FFFD).
+            line = line.TrimStart('\uFFFD').Trim();
             if (line.Length == 0) continue;
             using var document = JsonDocument.Parse(line);
             return document.RootElement.Clone();

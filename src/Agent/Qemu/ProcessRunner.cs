@@ -52,18 +52,4 @@ internal static class ProcFs
         catch (IOException) { return false; }
         catch (UnauthorizedAccessException) { return false; }
     }
-
-    /// <summary>Resident memory and CPU time (user + system) of a process, for the agent's own figures.</summary>
-    public static (long RssKb, double CpuSeconds)? Usage(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            double ticks = long.Parse(fields[11]) + long.Parse(fields[12]);
-            long rssPages = long.Parse(fields[21]);
-            return (rssPages * Environment.SystemPageSize / 1024, ticks / 100.0);
-        }
-        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException) { return null; }
-    }
 }

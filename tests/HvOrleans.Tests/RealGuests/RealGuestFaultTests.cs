@@ -28,7 +28,7 @@ public sealed class RealGuestFaultTests(AzuriteFixture azurite, ITestOutputHelpe
                 await hv.OkAsync("vm", "create", vm, "--host", "rf1", "--startup-mb", "512", "--min-mb", "256", "--max-mb", "1536");
                 await hv.OkAsync("vm", "start", vm);
             }
-            foreach (var vm in new[] { "a", "b" }) await RunningAsync(hv, vm);
+            foreach (var vm in new[] { "a", "b" }) await GuestShell.RunningAsync(hv, vm);
             var pids = agent.QemuPids();
             Assert.Equal(["a", "b"], pids.Keys.Order());
             var uptime = await UptimesAsync(hv);
@@ -71,7 +71,7 @@ public sealed class RealGuestFaultTests(AzuriteFixture azurite, ITestOutputHelpe
             Assert.Contains($"QEMU process {pids["b"]} ended without a stop request", crashed.GetProperty("crashReason").GetString());
             Assert.Equal(0, crashed.GetProperty("assignedMb").GetInt32());
             await hv.OkAsync("vm", "start", "b");
-            await RunningAsync(hv, "b");
+            await GuestShell.RunningAsync(hv, "b");
             Assert.NotEqual(pids["b"], agent.QemuPids()["b"]);
 
             // A stop shuts the guest down and its QEMU process ends.
@@ -95,19 +95,13 @@ public sealed class RealGuestFaultTests(AzuriteFixture azurite, ITestOutputHelpe
         return v.GetProperty("startupMb").GetInt32() + real.GetProperty("devicePluggedMb").GetInt32() - real.GetProperty("deviceBalloonedMb").GetInt32();
     }
 
-    private static Task<JsonElement> RunningAsync(HvConsole hv, string vm) =>
-        Eventually.WaitForAsync(() => hv.JsonAsync("vm", "show", vm),
-            v => v.TryGetProperty("real", out var r) && r.ValueKind == JsonValueKind.Object && r.GetProperty("guestState").GetString() == "Running",
-            $"{vm}'s guest reporting", seconds: 60);
-
     /// <summary>Each guest's own uptime (/proc/uptime), in seconds.</summary>
     private static async Task<Dictionary<string, double>> UptimesAsync(HvConsole hv)
     {
         var uptimes = new Dictionary<string, double>();
         foreach (var vm in new[] { "a", "b" })
         {
-            var (code, stdout, stderr) = await hv.RunAsync("vm", "exec", vm, "--", "cat", "/proc/uptime");
-            Assert.True(code == 0, $"hv vm exec {vm} exited {code}: {stderr}");
+            string stdout = await GuestShell.ExecAsync(hv, vm, "cat", "/proc/uptime");
             uptimes[vm] = double.Parse(stdout.Split(' ')[0], CultureInfo.InvariantCulture);
         }
         return uptimes;

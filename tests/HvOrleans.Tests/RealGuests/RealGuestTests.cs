@@ -30,9 +30,7 @@ public sealed class RealGuestTests(AzuriteFixture azurite, ITestOutputHelper log
             var bootKb = new Dictionary<string, long>();
             foreach (var vm in new[] { "heavy", "light" })
             {
-                var booted = await Eventually.WaitForAsync(() => hv.JsonAsync("vm", "show", vm),
-                    v => v.TryGetProperty("real", out var r) && r.ValueKind == JsonValueKind.Object && r.GetProperty("guestState").GetString() == "Running",
-                    $"{vm}'s guest reporting", seconds: 60);
+                var booted = await GuestShell.RunningAsync(hv, vm);
                 Assert.Equal(0, booted.GetProperty("real").GetProperty("devicePluggedMb").GetInt32());
                 bootKb[vm] = (await GuestAsync(hv, vm)).MemTotalKb;
                 // Booted with Startup as its RAM: the guest sees it less what its kernel keeps.
@@ -128,8 +126,7 @@ public sealed class RealGuestTests(AzuriteFixture azurite, ITestOutputHelper log
     /// <summary>The guest's own MemTotal, and its balloon from its own counters (pages inflated − deflated).</summary>
     private static async Task<GuestFigures> GuestAsync(HvConsole hv, string vm)
     {
-        var (code, stdout, stderr) = await hv.RunAsync("vm", "exec", vm, "--", "sh", "-c", "grep MemTotal /proc/meminfo; grep -E '^balloon_(inflate|deflate)' /proc/vmstat");
-        Assert.True(code == 0, $"hv vm exec {vm} exited {code}: {stderr}");
+        string stdout = await GuestShell.ExecAsync(hv, vm, "sh", "-c", "grep MemTotal /proc/meminfo; grep -E '^balloon_(inflate|deflate)' /proc/vmstat");
         var values = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .ToDictionary(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0].TrimEnd(':'), l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]));
         long balloonPages = values["balloon_inflate"] - values["balloon_deflate"];
