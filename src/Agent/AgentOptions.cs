@@ -39,5 +39,8 @@ public sealed class AgentOptions
     /// <summary>No sync answered for this long: the cluster connection is rebuilt (guests keep their memory meanwhile).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")] public TimeSpan ReconnectAfter { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A guest frozen for a backup is thawed by then, whatever its job does (Hyper-V's VSS: 10 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:01:00")] public TimeSpan FreezeLimit { get; set; } = TimeSpan.FromSeconds(10);
+
     public string RunDirectoryOrDefault => RunDirectory is { Length: > 0 } dir ? dir : Path.Combine(HvHome.Directory, "agents", HostId);
 }

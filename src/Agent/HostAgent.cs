@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using HvOrleans.Agent.Backup;
 using HvOrleans.Agent.Qemu;
 using HvOrleans.Cli;
 using HvOrleans.Connection;
@@ -29,6 +30,9 @@ public sealed class HostAgent(
     /// <summary>Boots QEMU refused: reported as crashes until the VM is started again (a new boot id) or stopped.</summary>
     private readonly ConcurrentDictionary<string, (long BootId, string Reason)> _failedBoots = new(StringComparer.Ordinal);
 
+    private readonly GuestBackups _backups = new(logger, options.FreezeLimit);
+    private readonly DiskRestorer _restorer = new(logger);
+
     private IHost? _client;
     private IHostGrain? _host;
     private IHostAgent? _reference;
@@ -38,6 +42,8 @@ public sealed class HostAgent(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         AttachExisting();
+        foreach (var guest in _guests.Values.Where(g => g.CrashReason is null))
+            await _backups.ThawIfFrozenAsync(guest, stoppingToken);
         using var timer = new PeriodicTimer(options.SyncPeriod);
         do
         {
@@ -311,6 +317,61 @@ public sealed class HostAgent(
         catch (IOException e)
         {
             throw new HvRuleException("guest-agent", $"VM {vmId}'s guest agent is not reachable: {e.Message}");
+        }
+    }
+
+    public Task<GuestCapture> Capture(string vmId, GuestCaptureRequest request) =>
+        OnGuestAsync(vmId, guest => _backups.CaptureAsync(guest, request, CancellationToken.None));
+
+    public Task<PointInTime> PointInTime(string vmId, string jobId) =>
+        OnGuestAsync(vmId, guest => _backups.PointInTimeAsync(guest, jobId, CancellationToken.None));
+
+    public Task<long> Upload(string vmId, ChunkUpload upload) =>
+        OnGuestAsync(vmId, guest => _backups.UploadAsync(guest, upload, CancellationToken.None));
+
+    public Task<DiskBackup> Commit(string vmId, DiskCommit commit) =>
+        OnGuestAsync(vmId, guest => _backups.CommitAsync(guest, commit, CancellationToken.None));
+
+    public async Task Release(string vmId, string jobId, string? parentBitmap, bool committed)
+    {
+        // A guest that stopped or crashed since holds no QEMU state of the job; its files go all the same.
+        var guest = _guests.TryGetValue(vmId, out var g) && g is { Stopping: false, CrashReason: null } ? g : null;
+        try
+        {
+            await _backups.ReleaseAsync(guest, Path.Combine(options.RunDirectoryOrDefault, vmId), jobId, parentBitmap, committed, CancellationToken.None);
+        }
+        catch (QemuCommandException e)
+        {
+            throw new HvRuleException("backup-release", $"VM {vmId}: QEMU refused to end backup job {jobId}: {e.Message}");
+        }
+    }
+
+    public async Task<IReadOnlyList<RestoredDisk>> Restore(string newVmId, IReadOnlyList<DiskRestore> disks)
+    {
+        Rule.Require(!_guests.ContainsKey(newVmId), "restore-to-new-vm", $"VM {newVmId} runs on host {options.HostId}; a backup restores into a new VM.");
+        return await _restorer.RestoreAsync(Path.Combine(options.RunDirectoryOrDefault, newVmId), disks, CancellationToken.None);
+    }
+
+    public Task RemoveVm(string vmId)
+    {
+        Rule.Require(!_guests.ContainsKey(vmId), "vm-must-be-stopped", $"VM {vmId}'s guest still runs on host {options.HostId}; stop it first.");
+        string folder = Path.Combine(options.RunDirectoryOrDefault, vmId);
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A backup step on a running guest; QEMU's refusals become rule errors naming the VM.</summary>
+    private async Task<T> OnGuestAsync<T>(string vmId, Func<QemuGuest, Task<T>> step)
+    {
+        if (!_guests.TryGetValue(vmId, out var guest) || guest.Stopping || guest.CrashReason is not null)
+            throw new HvRuleException("vm-must-be-running", $"VM {vmId} has no running guest on host {options.HostId}.");
+        try
+        {
+            return await step(guest);
+        }
+        catch (QemuCommandException e)
+        {
+            throw new HvRuleException("backup-qemu", $"VM {vmId}: QEMU refused a backup step: {e.Message}");
         }
     }
 

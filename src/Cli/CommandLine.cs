@@ -1,10 +1,10 @@
 namespace HvOrleans.Cli;
 
-/// <summary>A parsed command line: positional words, <c>--name value</c> options and bare <c>--flags</c>.</summary>
+/// <summary>A parsed command line: positional words, <c>--name value</c> options (the last one counts, unless read as a list) and bare <c>--flags</c>.</summary>
 public sealed class CommandLine
 {
     private static readonly HashSet<string> Flags = ["json", "help", "fresh", "density", "check", "incremental", "force"];
-    private readonly Dictionary<string, string> _options = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _flags = new(StringComparer.Ordinal);
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
 
@@ -19,7 +19,7 @@ public sealed class CommandLine
             string name = args[i][2..];
             if (Flags.Contains(name)) { _flags.Add(name); continue; }
             if (i + 1 >= args.Count) throw new UsageException($"--{name} needs a value.");
-            _options[name] = args[++i];
+            (_options.TryGetValue(name, out var values) ? values : _options[name] = []).Add(args[++i]);
         }
         Words = words;
     }
@@ -47,17 +47,23 @@ public sealed class CommandLine
     public string? Text(string name)
     {
         _read.Add(name);
-        return _options.GetValueOrDefault(name) is { Length: 0 } ? throw new UsageException($"--{name} is empty.") : _options.GetValueOrDefault(name);
+        string? text = _options.GetValueOrDefault(name)?[^1];
+        return text is { Length: 0 } ? throw new UsageException($"--{name} is empty.") : text;
     }
 
-    public int? OptionalInt(string name)
+    public int? OptionalInt(string name) => Text(name) is { } text ? Int(name, text) : null;
+
+    /// <summary>Every value of an option given several times (<c>--disk-gb 1 --disk-gb 4</c>), in order; empty when absent.</summary>
+    public IReadOnlyList<int> Ints(string name)
     {
         _read.Add(name);
-        if (!_options.TryGetValue(name, out var text)) return null;
-        return int.TryParse(text, out var value)
+        return _options.TryGetValue(name, out var values) ? values.Select(v => Int(name, v)).ToList() : [];
+    }
+
+    private static int Int(string name, string text) =>
+        int.TryParse(text, out var value)
             ? value
             : throw new UsageException($"--{name} must be a whole number (at most {int.MaxValue}); got '{text}'.");
-    }
 
     /// <summary>A whole number in [<paramref name="min"/>, <paramref name="max"/>]: required unless a <paramref name="fallback"/> is given.</summary>
     public int IntIn(string name, int min, int max, int? fallback = null)

@@ -74,28 +74,42 @@ public sealed record ChecksumJson(string VmId, string Sha256);
 public sealed record BackupStartedJson(string JobId);
 
 public sealed record BackupVmJson(string VmId, string Step, string Consistency, long BytesCopied, long BytesTotal, double? FreezeWindowMs,
-    string BackupId, string? ParentBackupId, string? Sha256, int FailedAttempts, string? Error);
+    string BackupId, string? ParentBackupId, string? Sha256, int FailedAttempts, string? Error, bool Real = false, string? Note = null,
+    IReadOnlyList<DiskProgressJson>? Disks = null);
+
+/// <summary>One disk of a real VM's backup: trackedBytes is what the change tracking marked (an incremental copies at most that), dataBytes what the copy holds.</summary>
+public sealed record DiskProgressJson(int Index, long SizeBytes, bool Incremental, long TrackedBytes, long DataBytes, int Chunks, int NextChunk, string? ManifestSha256)
+{
+    public static DiskProgressJson Of(DiskProgress d) => new(d.Index, d.SizeBytes, d.Incremental, d.TrackedBytes, d.DataBytes, d.Chunks, d.NextChunk, d.Committed?.ManifestSha256);
+}
 
 public sealed record BackupJobJson(string JobId, string State, bool Incremental, bool CancelRequested, string Silo, IReadOnlyList<BackupVmJson> Vms)
 {
     public static BackupJobJson Of(BackupJobInfo job) => new(job.JobId, job.State.ToString(), job.Incremental, job.CancelRequested, job.Silo,
         job.Vms.Select(v => new BackupVmJson(v.VmId, BackupSteps.InProgress(v.Step).ToString(), v.Consistency.ToString(), v.BytesCopied, v.BytesTotal,
-            v.FreezeWindowMs is { } w ? Math.Round(w, 3) : null, v.BackupId, v.ParentBackupId, v.Sha256, v.FailedAttempts, v.Error)).ToList());
+            v.FreezeWindowMs is { } w ? Math.Round(w, 3) : null, v.BackupId, v.ParentBackupId, v.Sha256, v.FailedAttempts, v.Error,
+            v.Real, v.Note, v.Disks?.Select(DiskProgressJson.Of).ToList())).ToList());
 }
 
 public sealed record BackupRecordJson(string BackupId, string VmId, string JobId, DateTime CreatedUtc, string Consistency, string Kind,
-    string? ParentBackupId, long DiskBytes, long StoredBytes, string Sha256)
+    string? ParentBackupId, long DiskBytes, long StoredBytes, string Sha256, string? Note = null, IReadOnlyList<DiskBackupJson>? Disks = null)
 {
     public static BackupRecordJson Of(BackupRecord b) => new(b.BackupId, b.VmId, b.JobId, b.CreatedUtc, b.Consistency.ToString(),
-        b.ParentBackupId is null ? "full" : "incremental", b.ParentBackupId, b.DiskBytes, b.StoredBytes, b.Sha256);
+        b.ParentBackupId is null ? "full" : "incremental", b.ParentBackupId, b.DiskBytes, b.StoredBytes, b.Sha256, b.Note,
+        b.Disks?.Select(d => new DiskBackupJson(d.Index, d.SizeBytes, d.Incremental ? "incremental" : "full", d.TrackedBytes, d.DataBytes, d.ManifestSha256)).ToList());
 }
+
+public sealed record DiskBackupJson(int Index, long SizeBytes, string Kind, long TrackedBytes, long DataBytes, string ManifestSha256);
 
 public sealed record VerifyJson(string BackupId, bool Ok, string Expected, string Actual)
 {
     public static VerifyJson Of(VerifyResult v) => new(v.BackupId, v.Ok, v.Expected, v.Actual);
 }
 
-public sealed record RestoreJson(string VmId, string HostId, string Sha256);
+/// <summary>A restore: a modelled VM's disk SHA-256, or a real VM's disks as the agent wrote them.</summary>
+public sealed record RestoreJson(string VmId, string HostId, string? Sha256, IReadOnlyList<RestoredDiskJson>? Disks = null);
+
+public sealed record RestoredDiskJson(int Index, long SizeBytes, string ImageSha256, string FileSystemCheck, long BytesRead);
 
 public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double LaggedUnmetDemandGbH, double PagingShare, double MeanAssignedMb, double MeanDemandMb,
     long HotAddMb, long BalloonMb, long UnballoonMb, double VmTicksPerSecond, double ResizedVmsPerTick, double GrainCallsPerTick, double StorageWritesPerTick,

@@ -15,4 +15,11 @@ public interface IBackupMediaGrain : IGrainWithStringKey
     /// image is verified first. Repeating it with the same <paramref name="operationId"/> returns the VM it made.
     /// </summary>
     [Alias("Restore")] Task<VmInfo> Restore(string backupId, string newVmId, string operationId);
+
+    /// <summary>
+    /// <see cref="Restore"/>, with the disks as written. A real VM's backup is restored by an agent: on
+    /// <paramref name="hostId"/> if given, else on the host it was taken on; each chunk is checked against
+    /// the recorded SHA-256 before the VM is created.
+    /// </summary>
+    [ResponseTimeout("00:10:00"), Alias("RestoreTo")] Task<RestoreReport> RestoreTo(string backupId, string newVmId, string operationId, string? hostId);
 }

@@ -14,8 +14,8 @@ public interface IHostGrain : IGrainWithStringKey
     /// <summary>The host and its ledger. Throws <see cref="HvRuleException"/> (host-must-exist) for an unknown host.</summary>
     [Alias("GetInfo")] Task<HostInfo> GetInfo();
 
-    /// <summary>Places a new, stopped VM on this host. Idempotent for the same configuration.</summary>
-    [Alias("CreateVm")] Task<VmInfo> CreateVm(string vmId, VmConfig config);
+    /// <summary>Places a new, stopped VM on this host. Idempotent for the same configuration. <paramref name="disks"/>: a real VM's data disks (default one of 1 GB).</summary>
+    [Alias("CreateVm")] Task<VmInfo> CreateVm(string vmId, VmConfig config, VmDisks? disks = null);
 
     [Alias("GetVm")] Task<VmInfo> GetVm(string vmId);
 
@@ -69,6 +69,18 @@ public interface IHostGrain : IGrainWithStringKey
 
     /// <summary>Runs a command in a real guest through the host's agent. Interleaves: it reads nothing it could tear.</summary>
     [AlwaysInterleave, ResponseTimeout("00:00:35"), Alias("ExecInGuest")] Task<GuestExecResult> ExecInGuest(string vmId, IReadOnlyList<string> argv, TimeSpan timeout);
+
+    /// <summary>
+    /// A live backup takes a real, running VM (one job at a time; idempotent for the same job) and
+    /// learns its disks. While held, the VM cannot be stopped: its point-in-time copy lives in its QEMU process.
+    /// </summary>
+    [Alias("AcquireBackup")] Task<VmDisks> AcquireBackup(string vmId, string jobId);
+
+    /// <summary>Lets the VM go (a no-op unless <paramref name="jobId"/> holds it).</summary>
+    [Alias("ReleaseBackup")] Task ReleaseBackup(string vmId, string jobId);
+
+    /// <summary>The host's agent, when it has synced lately; null otherwise (a caller waits and tries again).</summary>
+    [AlwaysInterleave, Alias("GetAgent")] Task<IHostAgent?> GetAgent();
 
     /// <summary>One balancing pass with the named policy (see <see cref="BalancingPolicies"/>).</summary>
     [Alias("Balance")] Task<BalancingReport> Balance(string policy);

@@ -8,8 +8,8 @@ namespace HvOrleans;
 [Alias("HvOrleans.IVmGrain")]
 public interface IVmGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the VM, stopped, on an existing host. Refused if the config breaks a rule or the VM exists elsewhere.</summary>
-    [Alias("Create")] Task<VmInfo> Create(string hostId, VmConfig config);
+    /// <summary>Creates the VM, stopped, on an existing host. Refused if the config breaks a rule or the VM exists elsewhere. <paramref name="disks"/>: a real VM's data disks.</summary>
+    [Alias("Create")] Task<VmInfo> Create(string hostId, VmConfig config, VmDisks? disks = null);
 
     [Alias("Configure")] Task<VmInfo> Configure(VmConfigChange change);
 
@@ -28,8 +28,9 @@ public interface IVmGrain : IGrainWithStringKey
     /// <summary>
     /// Creates this VM, stopped, as the restore of a backup whose disk the restore has already
     /// written. Repeated with the same <paramref name="operationId"/>, it returns the VM it made.
+    /// A real VM's restore (<paramref name="disks"/> given) has its disks on its host's agent: there is no modelled disk to adopt.
     /// </summary>
-    [Alias("CreateRestored")] Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes, string operationId);
+    [Alias("CreateRestored")] Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes, string operationId, VmDisks? disks = null);
 
     /// <summary>The operation (a restore) that created this VM, if any.</summary>
     [Alias("CreatedBy")] Task<string?> CreatedBy();

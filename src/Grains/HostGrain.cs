@@ -65,18 +65,20 @@ public sealed class HostGrain(
         return Task.FromResult(Info());
     }
 
-    public async Task<VmInfo> CreateVm(string vmId, VmConfig config)
+    public async Task<VmInfo> CreateVm(string vmId, VmConfig config, VmDisks? disks = null)
     {
         ResourceNames.Validate("vm", vmId);
         config.Validate();
+        disks = (disks ?? VmDisks.Default).Validate();
         RequireHost();
         if (Host.Vms.TryGetValue(vmId, out var existing))
         {
-            Rule.Require(existing.Config == config, "vm-exists", $"VM {vmId} exists on host {HostId} with {existing.Config}.");
+            Rule.Require(existing.Config == config && existing.DataDisks == disks, "vm-exists",
+                $"VM {vmId} exists on host {HostId} with {existing.Config}, disks {existing.DataDisks}.");
             return VmInfo(vmId);
         }
-        await state.SaveAsync(Host with { Vms = Host.Vms.Add(vmId, new HostedVm(config, VmMemory.Stopped)) });
-        logger.LogInformation("VM {VmId} created on host {HostId}: {Config}", vmId, HostId, config);
+        await state.SaveAsync(Host with { Vms = Host.Vms.Add(vmId, new HostedVm(config, VmMemory.Stopped, Disks: disks == VmDisks.Default ? null : disks)) });
+        logger.LogInformation("VM {VmId} created on host {HostId}: {Config}, disks {Disks}", vmId, HostId, config, disks);
         return VmInfo(vmId);
     }
 
@@ -139,6 +141,8 @@ public sealed class HostGrain(
     {
         var vm = RequireVm(vmId);
         if (!vm.Memory.Running) return VmInfo(vmId);
+        Rule.Require(vm.BackupJob is null, "vm-backup-running",
+            $"VM {vmId} is being backed up by job {vm.BackupJob}; its point-in-time copy lives in the running guest. Wait for the job, or cancel it: hv backup cancel {vm.BackupJob}.");
         await state.SaveAsync(Host.WithMemory(vmId, VmMemory.Stopped));
         logger.LogInformation("VM {VmId} stopped", vmId);
         return VmInfo(vmId);
@@ -225,7 +229,7 @@ public sealed class HostGrain(
         // timer still runs (a host whose agent is silent keeps being balanced); a converged pass writes nothing.
         if (sync.Guests.Count > 0) await BalanceAsync(HyperVPolicy.Instance, maxPasses: 1);
         return new HostPlan(Host.Vms.Select(e => new PlannedVm(e.Key, e.Value.BootId, e.Value.Memory.Running, e.Value.Config,
-            e.Value.Memory.AssignedMb, e.Value.Memory.HighWaterMb, e.Value.DiskGb)).ToList());
+            e.Value.Memory.AssignedMb, e.Value.Memory.HighWaterMb, e.Value.DataDisks)).ToList());
     }
 
     public async Task<GuestExecResult> ExecInGuest(string vmId, IReadOnlyList<string> argv, TimeSpan timeout)
@@ -240,6 +244,26 @@ public sealed class HostGrain(
             $"Host {HostId}'s agent has not synced for {AgentSilence.TotalSeconds:0} s; is it running? (infra/agent.sh status)");
         return await _agent!.Exec(vmId, argv, timeout);   // AgentConnected: not null
     }
+
+    public async Task<VmDisks> AcquireBackup(string vmId, string jobId)
+    {
+        var vm = RequireVm(vmId);
+        if (vm.BackupJob == jobId) return vm.DataDisks;
+        Rule.Require(IsReal, "vm-real-guest", $"VM {vmId} is a modelled guest; its disk is backed up by its disk grain.");
+        Rule.Require(vm.BackupJob is null, "vm-backup-running", $"VM {vmId} is being backed up by job {vm.BackupJob}.");
+        Rule.Require(vm.Memory.Running, "vm-must-be-running",
+            $"VM {vmId} is off: a real VM is backed up live, from its running guest (start it with 'hv vm start {vmId}').");
+        await state.SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { BackupJob = jobId }) });
+        return vm.DataDisks;
+    }
+
+    public async Task ReleaseBackup(string vmId, string jobId)
+    {
+        if (Host.Vms.TryGetValue(vmId, out var vm) && vm.BackupJob == jobId)
+            await state.SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { BackupJob = null }) });
+    }
+
+    public Task<IHostAgent?> GetAgent() => Task.FromResult(AgentConnected ? _agent : null);
 
     public Task<BalancingReport> Balance(string policy)
     {

@@ -4,7 +4,8 @@ namespace HvOrleans.Grains;
 
 /// <summary>
 /// One VM as its host holds it. <see cref="BootId"/> counts its starts, so that a real guest's agent
-/// can tell this boot from the last; <see cref="CrashReason"/> says why its process ended unasked.
+/// can tell this boot from the last; <see cref="CrashReason"/> says why its process ended unasked;
+/// <see cref="BackupJob"/> is the live backup that holds a real VM (one at a time).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.HostedVm")]
 public sealed record class HostedVm(
@@ -12,9 +13,11 @@ public sealed record class HostedVm(
     [property: Id(1)] VmMemory Memory,
     [property: Id(2)] long BootId = 0,
     [property: Id(3)] string? CrashReason = null,
-    [property: Id(4)] int DiskGb = HostedVm.DefaultDiskGb)
+    [property: Id(5)] VmDisks? Disks = null,
+    [property: Id(6)] string? BackupJob = null)
 {
-    public const int DefaultDiskGb = 1;
+    /// <summary>A VM's data disks (one of 1 GB unless it was created with others).</summary>
+    public VmDisks DataDisks => Disks ?? VmDisks.Default;
 }
 
 [GenerateSerializer, Alias("HvOrleans.HostState")]

@@ -4,20 +4,21 @@ public sealed class VmGrain([PersistentState("vm", GrainStorage.Name)] IPersiste
 {
     private string VmId => this.GetPrimaryKeyString();
 
-    public async Task<VmInfo> Create(string hostId, VmConfig config)
+    public async Task<VmInfo> Create(string hostId, VmConfig config, VmDisks? disks = null)
     {
         ResourceNames.Validate("vm", VmId);
         config.Validate();
         Rule.Require(!state.State.Exists || state.State.HostId == hostId, "vm-exists",
             $"VM {VmId} exists on host {state.State.HostId}.");
         // The host first: if it refuses (unknown host, other config) nothing is written here.
-        var info = await GrainFactory.GetGrain<IHostGrain>(hostId).CreateVm(VmId, config);
+        var info = await GrainFactory.GetGrain<IHostGrain>(hostId).CreateVm(VmId, config, disks);
         if (!state.State.Exists) await state.SaveAsync(new VmState(hostId));
         return info;
     }
 
-    public async Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes, string operationId)
+    public async Task<VmInfo> CreateRestored(string hostId, VmConfig config, long diskBytes, string operationId, VmDisks? disks = null)
     {
+        if (disks is not null) return await CreateRestoredRealAsync(hostId, config, operationId, disks);
         var disk = GrainFactory.GetGrain<IGuestDiskGrain>(VmId);
         if (state.State.Exists)
         {
@@ -29,6 +30,18 @@ public sealed class VmGrain([PersistentState("vm", GrainStorage.Name)] IPersiste
         var info = await GrainFactory.GetGrain<IHostGrain>(hostId).CreateVm(VmId, config);
         await state.SaveAsync(new VmState(hostId, operationId));
         await disk.Adopt(diskBytes);
+        return info;
+    }
+
+    private async Task<VmInfo> CreateRestoredRealAsync(string hostId, VmConfig config, string operationId, VmDisks disks)
+    {
+        if (state.State.Exists)
+        {
+            Rule.Require(state.State.CreatedBy == operationId, "vm-exists", $"VM {VmId} exists on host {state.State.HostId}; restore to a new VM.");
+            return await GetInfo();
+        }
+        var info = await GrainFactory.GetGrain<IHostGrain>(hostId).CreateVm(VmId, config, disks);
+        await state.SaveAsync(new VmState(hostId, operationId));
         return info;
     }
 

@@ -4,6 +4,12 @@ using System.Text.Json.Nodes;
 
 namespace HvOrleans.Agent.Qemu;
 
+/// <summary>What a freeze held: file systems frozen, and the freeze (with its flush), the action and the thaw's durations.</summary>
+public sealed record FreezeTimes(int FileSystems, TimeSpan Freeze, TimeSpan Action, TimeSpan Thaw)
+{
+    public TimeSpan Window => Freeze + Action + Thaw;
+}
+
 /// <summary>
 /// The QEMU guest agent (qemu-ga) on the VM's <c>ga.sock</c>. A connection per operation, opened
 /// with <c>guest-sync</c> so that a stale answer left by an earlier, abandoned request is skipped.
@@ -54,6 +60,47 @@ public sealed class GuestAgentClient(string socketPath)
             await session.SendOnlyAsync("guest-shutdown", new JsonObject { ["mode"] = "powerdown" }, cancellationToken);
             return 0;
         }, cancellationToken);
+
+    /// <summary>
+    /// Freezes the guest's file systems (FIFREEZE after a flush), runs <paramref name="whileFrozen"/>,
+    /// and thaws, all on one connection opened beforehand: the guest is frozen for the freeze's own
+    /// flush, the action, and one round trip. A freeze left by someone else is thawed first. Returns the
+    /// number of file systems frozen (0: none to freeze) and how long each part took.
+    /// </summary>
+    public Task<FreezeTimes> WhileFrozenAsync(Func<Task> whileFrozen, TimeSpan freezeTimeout, CancellationToken cancellationToken) =>
+        WithSessionAsync(async session =>
+        {
+            if ((await session.ExecuteAsync("guest-fsfreeze-status", [], cancellationToken)).GetString() == "frozen")
+                await session.ExecuteAsync("guest-fsfreeze-thaw", [], cancellationToken);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            int frozen;
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                deadline.CancelAfter(freezeTimeout);
+                frozen = (await session.ExecuteAsync("guest-fsfreeze-freeze", [], deadline.Token)).GetInt32();
+            }
+            var freeze = clock.Elapsed;
+            TimeSpan action;
+            try
+            {
+                await whileFrozen();
+            }
+            finally
+            {
+                // Thawed whatever happened meanwhile; a thaw that fails here is the watchdog's.
+                action = clock.Elapsed - freeze;
+                await session.ExecuteAsync("guest-fsfreeze-thaw", [], CancellationToken.None);
+            }
+            return new FreezeTimes(frozen, freeze, action, clock.Elapsed - freeze - action);
+        }, cancellationToken);
+
+    /// <summary>FITHAW; the number thawed (0 when nothing was frozen).</summary>
+    public Task<int> ThawAsync(CancellationToken cancellationToken) =>
+        WithSessionAsync(async session => (await session.ExecuteAsync("guest-fsfreeze-thaw", [], cancellationToken)).GetInt32(), cancellationToken);
+
+    /// <summary>"thawed" or "frozen", as the guest agent knows it.</summary>
+    public Task<string> FreezeStatusAsync(CancellationToken cancellationToken) =>
+        WithSessionAsync(async session => (await session.ExecuteAsync("guest-fsfreeze-status", [], cancellationToken)).GetString() ?? "", cancellationToken);
 
     private static string Decode(JsonElement status, string name) =>
         status.TryGetProperty(name, out var data) ? Encoding.UTF8.GetString(Convert.FromBase64String(data.GetString() ?? "")) : "";

@@ -73,5 +73,6 @@ internal sealed class JsonLineSocket : IAsyncDisposable
 public sealed class QemuCommandException(string command, string errorClass, string description)
     : Exception($"{command}: {errorClass}: {description}")
 {
+    public string Command { get; } = command;
     public string ErrorClass { get; } = errorClass;
 }

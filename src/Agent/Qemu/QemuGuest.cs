@@ -3,16 +3,22 @@ using System.Text.Json;
 namespace HvOrleans.Agent.Qemu;
 
 /// <summary>What the agent wrote when it booted a guest: enough to re-attach after the agent itself restarts.</summary>
-public sealed record BootRecord(string VmId, long BootId, int StartupMb, int MaximumMb, bool VirtioMem, DateTimeOffset StartedAt);
+public sealed record BootRecord(string VmId, long BootId, int StartupMb, int MaximumMb, bool VirtioMem, DateTimeOffset StartedAt, int Disks = 1);
 
 /// <summary>
 /// One running QEMU process and its run folder (<c>qmp.sock</c>, <c>ga.sock</c>, <c>qemu.pid</c>,
-/// <c>boot.json</c>, <c>console.log</c>, the data disk). QEMU is started with <c>-daemonize</c>, so it is
+/// <c>boot.json</c>, <c>console.log</c>, the data disks). QEMU is started with <c>-daemonize</c>, so it is
 /// nobody's child: the agent can die and the guest runs on.
 /// </summary>
 public sealed class QemuGuest : IAsyncDisposable
 {
-    public const string BootFile = "boot.json", PidFile = "qemu.pid", QmpSocket = "qmp.sock", GuestAgentSocket = "ga.sock", ConsoleLog = "console.log", DiskFile = "disk.qcow2";
+    public const string BootFile = "boot.json", PidFile = "qemu.pid", QmpSocket = "qmp.sock", GuestAgentSocket = "ga.sock", ConsoleLog = "console.log";
+
+    /// <summary>Data disk <paramref name="index"/>'s image in the run folder (the guest's /dev/vda, /dev/vdb, …).</summary>
+    public static string DiskFile(int index) => $"disk{index}.qcow2";
+
+    /// <summary>Its drive id on QEMU's command line, which QMP's block commands name it by.</summary>
+    public static string DriveId(int index) => $"disk{index}";
 
     private QemuGuest(string folder, BootRecord boot, int pid)
     {

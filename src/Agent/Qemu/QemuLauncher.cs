@@ -47,7 +47,8 @@ public sealed class QemuLauncher(AgentOptions options, string accel, ILogger log
     {
         string folder = Path.Combine(options.RunDirectoryOrDefault, vm.VmId);
         Directory.CreateDirectory(folder);
-        await EnsureDiskAsync(Path.Combine(folder, QemuGuest.DiskFile), vm.DiskGb);
+        for (int i = 0; i < vm.Disks.Count; i++)
+            await EnsureDiskAsync(Path.Combine(folder, QemuGuest.DiskFile(i)), vm.Disks.SizesGb[i], formatExt4: i == 0);
         foreach (var stale in new[] { QemuGuest.QmpSocket, QemuGuest.GuestAgentSocket, QemuGuest.PidFile })
             File.Delete(Path.Combine(folder, stale));
         File.WriteAllText(Path.Combine(folder, QemuGuest.ConsoleLog), "");
@@ -63,7 +64,7 @@ public sealed class QemuLauncher(AgentOptions options, string accel, ILogger log
         int pid = int.Parse(File.ReadAllText(Path.Combine(folder, QemuGuest.PidFile)).Trim(), CultureInfo.InvariantCulture);
         logger.LogInformation("VM {VmId} booted (boot {BootId}): QEMU pid {Pid}, {StartupMb} MB boot RAM, {RegionMb} MB hot-add region, {Accel}",
             vm.VmId, vm.BootId, pid, startupMb, regionMb, accel);
-        return QemuGuest.Started(folder, new BootRecord(vm.VmId, vm.BootId, startupMb, vm.Config.MaximumMb, regionMb > 0, started), pid);
+        return QemuGuest.Started(folder, new BootRecord(vm.VmId, vm.BootId, startupMb, vm.Config.MaximumMb, regionMb > 0, started, vm.Disks.Count), pid);
     }
 
     private List<string> Arguments(PlannedVm vm, string folder, int startupMb, int regionMb)
@@ -79,12 +80,14 @@ public sealed class QemuLauncher(AgentOptions options, string accel, ILogger log
             args.AddRange([
                 "-object", $"memory-backend-ram,id=vmem0mem,size={regionMb}M",
                 "-device", "virtio-mem-pci,id=vmem0,memdev=vmem0mem,requested-size=0"]);
+        for (int i = 0; i < vm.Disks.Count; i++)
+            args.AddRange([
+                "-drive", $"file={F(QemuGuest.DiskFile(i))},if=none,id={QemuGuest.DriveId(i)},format=qcow2,cache=writeback",
+                "-device", $"virtio-blk-pci,drive={QemuGuest.DriveId(i)},id=vd{(char)('a' + i)}"]);
         args.AddRange([
             // deflate-on-oom: ballooned pages stay in the guest's MemTotal and show as used, as Hyper-V's
             // guests show them (docs/REAL-GUESTS.md says why this was chosen).
             "-device", "virtio-balloon-pci,id=balloon0,deflate-on-oom=on",
-            "-drive", $"file={F(QemuGuest.DiskFile)},if=none,id=disk0,format=qcow2,cache=writeback",
-            "-device", "virtio-blk-pci,drive=disk0,id=vda",
             "-device", "virtio-serial-pci",
             "-chardev", $"socket,id=ga0,path={F(QemuGuest.GuestAgentSocket)},server=on,wait=off",
             "-device", "virtserialport,chardev=ga0,name=org.qemu.guest_agent.0",
@@ -99,17 +102,28 @@ public sealed class QemuLauncher(AgentOptions options, string accel, ILogger log
         return args;
     }
 
-    /// <summary>An ext4 data disk, made once per VM on the host (mke2fs needs no root for an image file), written under a temporary name first.</summary>
-    private static async Task EnsureDiskAsync(string path, int sizeGb)
+    /// <summary>
+    /// A data disk, made once per VM on the host (a restore writes it before the first boot): the
+    /// first ext4 (mke2fs needs no root for an image file), the others blank; written under a temporary name first.
+    /// </summary>
+    private static async Task EnsureDiskAsync(string path, int sizeGb, bool formatExt4)
     {
         if (File.Exists(path)) return;
         string raw = path + ".raw", tmp = path + ".tmp";
         try
         {
-            var (code, output) = await ProcessRunner.RunAsync("mke2fs", ["-q", "-t", "ext4", "-F", "-L", "data", raw, $"{sizeGb}G"], TimeSpan.FromSeconds(60));
-            if (code != 0) throw new AgentSetupException($"mke2fs failed for {raw}: {output}");
-            (code, output) = await ProcessRunner.RunAsync("qemu-img", ["convert", "-O", "qcow2", raw, tmp], TimeSpan.FromSeconds(120));
-            if (code != 0) throw new AgentSetupException($"qemu-img convert failed for {tmp}: {output}");
+            if (formatExt4)
+            {
+                var (code, output) = await ProcessRunner.RunAsync("mke2fs", ["-q", "-t", "ext4", "-F", "-L", "data", raw, $"{sizeGb}G"], TimeSpan.FromSeconds(60));
+                if (code != 0) throw new AgentSetupException($"mke2fs failed for {raw}: {output}");
+                (code, output) = await ProcessRunner.RunAsync("qemu-img", ["convert", "-O", "qcow2", raw, tmp], TimeSpan.FromSeconds(120));
+                if (code != 0) throw new AgentSetupException($"qemu-img convert failed for {tmp}: {output}");
+            }
+            else
+            {
+                var (code, output) = await ProcessRunner.RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", tmp, $"{sizeGb}G"], TimeSpan.FromSeconds(60));
+                if (code != 0) throw new AgentSetupException($"qemu-img create failed for {tmp}: {output}");
+            }
             File.Move(tmp, path);
         }
         finally

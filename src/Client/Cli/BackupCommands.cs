@@ -14,7 +14,7 @@ public sealed class BackupCommands(TextWriter output)
           hv backup show <jobId> [--json] [--wait SECONDS]
           hv backup cancel <jobId> [--json]         stop at the next safe point; everything the job holds is let go
           hv backup list (--vm V | --host H) [--json]       a VM's backups, or those of every VM on a host
-          hv backup verify <backupId> [--json] | hv backup restore <backupId> --to <newVm> [--op ID] [--json]
+          hv backup verify <backupId> [--json] | hv backup restore <backupId> --to <newVm> [--host H] [--op ID] [--json]
                                   (a backup id is <vm>@<job>; a restore repeated with the same --op ID returns the VM it made,
                                   on the host and with the configuration the backup recorded)
         """;
@@ -31,7 +31,7 @@ public sealed class BackupCommands(TextWriter output)
         ("backup", "list") => List(line.Text("vm"), line.Text("host"), line.Json),
         ("backup", "verify") => Verify(line.Word(2, "backup id"), line.Json),
         ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."),
-            line.Text("op") ?? $"op-{Guid.NewGuid():N}", line.Json),
+            line.Text("op") ?? $"op-{Guid.NewGuid():N}", line.Text("host"), line.Json),
         _ => null,
     };
 
@@ -117,9 +117,18 @@ public sealed class BackupCommands(TextWriter output)
         if (!v.Ok) throw new HvRuleException("backup-verify", $"Backup {backupId} fails verification: recorded sha256 {v.Expected}, read {v.Actual}.");
     };
 
-    private Func<IGrainFactory, Task> Restore(string backupId, string newVmId, string operationId, bool json) => async grains =>
+    private Func<IGrainFactory, Task> Restore(string backupId, string newVmId, string operationId, string? hostId, bool json) => async grains =>
     {
-        var vm = await grains.GetGrain<IBackupMediaGrain>(BackupIds.VmOf(backupId)).Restore(backupId, newVmId, operationId);
+        var report = await grains.GetGrain<IBackupMediaGrain>(BackupIds.VmOf(backupId)).RestoreTo(backupId, newVmId, operationId, hostId);
+        var vm = report.Vm;
+        if (vm.Driver == HostDriver.Qemu)
+        {
+            output.Write(json ? JsonOutput.Serialize(new RestoreJson(newVmId, vm.Snapshot.HostId, null,
+                    report.Disks.Select(d => new RestoredDiskJson(d.Index, d.SizeBytes, d.ImageSha256, d.FileSystemCheck, d.BytesRead)).ToList())) + "\n"
+                : $"restored {backupId} into VM {newVmId} on host {vm.Snapshot.HostId} (stopped; start it with: hv vm start {newVmId})\n" +
+                  string.Concat(report.Disks.Select(d => $"  disk {d.Index}: {d.SizeBytes / 1048576} MB, {d.BytesRead / 1048576.0:F1} MB read, image sha256 {d.ImageSha256[..16]}…, {d.FileSystemCheck}\n")));
+            return;
+        }
         string sha = await grains.GetGrain<IGuestDiskGrain>(newVmId).Sha256();
         output.Write(json ? JsonOutput.Serialize(new RestoreJson(newVmId, vm.Snapshot.HostId, sha)) + "\n"
             : $"restored {backupId} into VM {newVmId} on host {vm.Snapshot.HostId} (stopped); disk sha256 {sha}\n");
@@ -137,6 +146,7 @@ public sealed class BackupCommands(TextWriter output)
             text.Append($"  {v.VmId,-16} {Current(v),-10} [{new string('#', filled)}{new string('.', 24 - filled)}] {v.BytesCopied / 1048576.0,7:F1}/{v.BytesTotal / 1048576.0:F1} MB" +
                         $"  {v.Consistency,-10} freeze {(v.FreezeWindowMs is { } w ? $"{w:F1} ms" : "—")}");
             if (v.Step == BackupStep.Done) text.Append($"  backup {v.BackupId} sha256 {v.Sha256?[..16]}…");
+            if (v.Note is not null) text.Append($"  note: {v.Note}");
             if (v.Error is not null) text.Append($"  error: {v.Error}");
             text.Append('\n');
         }

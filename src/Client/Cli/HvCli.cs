@@ -13,6 +13,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv host add <host> --memory-mb N [--reserve-mb N]
           hv host show <host> [--json]
           hv vm create <vm> --host <host> --startup-mb N --min-mb N --max-mb N [--buffer-pct P] [--weight W]
+                       [--disk-gb G]…                 a real VM's data disks (repeat for more; default one of 1 GB, ext4 on /data)
           hv vm set <vm> [--startup-mb N] [--min-mb N] [--max-mb N] [--buffer-pct P] [--weight W]
           hv vm start <vm> | hv vm stop <vm>
           hv vm demand <vm> --mb N                    a modelled guest's demand (a real guest's comes from the guest)
@@ -75,7 +76,8 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         ("host", "show") => HostShow(line.Word(2, "host id"), line.Json),
         ("vm", "create") => VmCreate(line.Word(2, "vm id"), RequiredText(line, "host"),
             new VmConfig(line.RequiredMb("startup-mb"), line.RequiredMb("min-mb"), line.RequiredMb("max-mb"),
-                line.OptionalInt("buffer-pct") ?? VmConfig.DefaultBufferPercent, line.OptionalInt("weight") ?? VmConfig.DefaultWeight), line.Json),
+                line.OptionalInt("buffer-pct") ?? VmConfig.DefaultBufferPercent, line.OptionalInt("weight") ?? VmConfig.DefaultWeight),
+            line.Ints("disk-gb") is { Count: > 0 } disks ? new VmDisks(disks) : null, line.Json),
         ("vm", "set") when line.Text("guest-agent") is { } agent => GuestAgent(line.Word(2, "vm id"), agent),
         ("vm", "set") => VmShowing(line.Word(2, "vm id"), line.Json, Configure(line)),
         ("vm", "start") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Start()),
@@ -117,8 +119,8 @@ public sealed class HvCli(TextWriter output, TextWriter error)
     private Func<IGrainFactory, Task> HostShow(string hostId, bool json) => async grains =>
         Print(await grains.GetGrain<IHostGrain>(hostId).GetInfo(), json);
 
-    private Func<IGrainFactory, Task> VmCreate(string vmId, string hostId, VmConfig config, bool json) => async grains =>
-        Print(await grains.GetGrain<IVmGrain>(vmId).Create(hostId, config), json);
+    private Func<IGrainFactory, Task> VmCreate(string vmId, string hostId, VmConfig config, VmDisks? disks, bool json) => async grains =>
+        Print(await grains.GetGrain<IVmGrain>(vmId).Create(hostId, config, disks), json);
 
     private Func<IGrainFactory, Task> VmShowing(string vmId, bool json, Func<IVmGrain, Task<VmInfo>> call) => async grains =>
         Print(await call(grains.GetGrain<IVmGrain>(vmId)), json);

@@ -19,12 +19,33 @@ public sealed record class BackupVmProgress(
     [property: Id(13)] long DiskBytes,
     [property: Id(14)] string HostId,
     [property: Id(15)] VmConfig? Config,
-    [property: Id(16)] int FailedAttempts)
+    [property: Id(16)] int FailedAttempts,
+    /// <summary>A real guest's backup (its agent does the steps), with the state of each of its disks.</summary>
+    [property: Id(17)] bool Real = false,
+    [property: Id(18)] IReadOnlyList<DiskProgress>? Disks = null,
+    /// <summary>The change tracking this backup starts, and the one it copies from (an incremental's parent's).</summary>
+    [property: Id(19)] string? Bitmap = null,
+    [property: Id(20)] string? ParentBitmap = null,
+    /// <summary>Why the backup is less than asked (crash-consistent, a disk copied whole), or null.</summary>
+    [property: Id(21)] string? Note = null,
+    [property: Id(22)] VmDisks? VmDisks = null)
 {
     /// <summary>A VM named by a job that has not taken it yet.</summary>
     public static BackupVmProgress Pending(string vmId, string jobId) =>
         new(vmId, BackupStep.Pending, Consistency.FileSystem, 0, 0, null, BackupIds.Of(vmId, jobId), null, null, null, 0, BlockSet.Empty, null, 0, "", null, 0);
 }
+
+/// <summary>One disk of a real guest's backup in progress.</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.DiskProgress")]
+public sealed record class DiskProgress(
+    [property: Id(0)] int Index,
+    [property: Id(1)] long SizeBytes,
+    [property: Id(2)] bool Incremental,
+    [property: Id(3)] long TrackedBytes,
+    [property: Id(4)] long DataBytes = 0,
+    [property: Id(5)] int Chunks = 0,
+    [property: Id(6)] int NextChunk = 0,
+    [property: Id(7)] DiskBackup? Committed = null);
 
 [GenerateSerializer, Immutable, Alias("HvOrleans.BackupJobInfo")]
 public sealed record class BackupJobInfo(

@@ -18,7 +18,20 @@ public sealed record class BackupRecord(
     [property: Id(8)] long StoredBytes,
     [property: Id(9)] string Sha256,
     [property: Id(10)] string HostId,
-    [property: Id(11)] VmConfig Config);
+    [property: Id(11)] VmConfig Config,
+    /// <summary>A real VM's backup: each data disk's manifest and data on backup media (null for a modelled VM's).</summary>
+    [property: Id(12)] IReadOnlyList<DiskBackup>? Disks = null,
+    [property: Id(13)] VmDisks? VmDisks = null,
+    /// <summary>The change tracking this backup started on the guest: the next incremental copies what it marked.</summary>
+    [property: Id(14)] string? Bitmap = null,
+    [property: Id(15)] string? Note = null)
+{
+    public bool Real => Disks is not null;
+}
+
+/// <summary>A restore's answer: the new VM, and for a real VM each disk as written (image SHA-256, file-system check).</summary>
+[GenerateSerializer, Immutable, Alias("HvOrleans.RestoreReport")]
+public sealed record class RestoreReport([property: Id(0)] VmInfo Vm, [property: Id(1)] IReadOnlyList<RestoredDisk> Disks);
 
 [GenerateSerializer, Immutable, Alias("HvOrleans.VerifyResult")]
 public sealed record class VerifyResult([property: Id(0)] string BackupId, [property: Id(1)] bool Ok, [property: Id(2)] string Expected, [property: Id(3)] string Actual);

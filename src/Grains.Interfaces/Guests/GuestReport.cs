@@ -51,7 +51,7 @@ public sealed record class PlannedVm(
     [property: Id(3)] VmConfig Config,
     [property: Id(4)] int AssignedMb,
     [property: Id(5)] int HighWaterMb,
-    [property: Id(6)] int DiskGb)
+    [property: Id(7)] VmDisks Disks)
 {
     /// <summary>Hot-added memory: what virtio-mem should have plugged.</summary>
     public int PluggedMb => Running ? HighWaterMb - Config.StartupMb : 0;

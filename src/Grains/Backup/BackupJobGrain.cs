@@ -28,6 +28,11 @@ public sealed class BackupJobGrain(
     private BackupJobState Job => state.State;
     private IGuestDiskGrain Disk(string vmId) => GrainFactory.GetGrain<IGuestDiskGrain>(vmId);
     private BackupCopy Copy => _copy ??= new BackupCopy(disks, options.Value.BlocksPerProgress * options.Value.CopyParallelism);
+    private GuestBackupSteps Guest => _guest ??= new GuestBackupSteps(GrainFactory, disks, options.Value, JobId);
+    private GuestBackupSteps? _guest;
+
+    /// <summary>How long a step that waits on QEMU (a point-in-time copy being made) waits before it asks again.</summary>
+    private static readonly TimeSpan WaitingPeriod = TimeSpan.FromMilliseconds(500);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -116,7 +121,12 @@ public sealed class BackupJobGrain(
         BackupVmProgress next;
         try
         {
-            next = (await RunStepAsync(vm)) with { Error = null, FailedAttempts = 0 };
+            if (await RunStepAsync(vm) is not { } done)
+            {
+                _retryAt = clock.GetUtcNow() + WaitingPeriod;
+                return false;
+            }
+            next = done with { Error = null, FailedAttempts = 0 };
         }
         catch (HvRuleException e)
         {
@@ -145,8 +155,10 @@ public sealed class BackupJobGrain(
         return true;
     }
 
-    private async Task<BackupVmProgress> RunStepAsync(BackupVmProgress vm)
+    /// <summary>The VM's next step; null while it waits on something that is not done yet.</summary>
+    private async Task<BackupVmProgress?> RunStepAsync(BackupVmProgress vm)
     {
+        if (vm.Real) return await Guest.RunAsync(vm);
         var disk = Disk(vm.VmId);
         var step = BackupSteps.Next(vm.Step);
         switch (step)
@@ -188,7 +200,13 @@ public sealed class BackupJobGrain(
             foreach (var vm in Job.Vms)
             {
                 // The VM as it is now is what a restore of this backup recreates.
-                var snapshot = (await GrainFactory.GetGrain<IVmGrain>(vm.VmId).GetInfo()).Snapshot;
+                var info = await GrainFactory.GetGrain<IVmGrain>(vm.VmId).GetInfo();
+                var snapshot = info.Snapshot;
+                if (info.Driver == HostDriver.Qemu)
+                {
+                    taken.Add(await Guest.TakeAsync(vm, snapshot, Job.Incremental));
+                    continue;
+                }
                 var disk = await Disk(vm.VmId).AcquireBackup(JobId);
                 var parent = Job.Incremental ? await GrainFactory.GetGrain<IBackupCatalogGrain>(vm.VmId).Latest() : null;
                 taken.Add(vm with { DiskBytes = disk.SizeBytes, ParentBackupId = parent?.BackupId, HostId = snapshot.HostId, Config = snapshot.Config });
@@ -196,7 +214,8 @@ public sealed class BackupJobGrain(
         }
         catch (HvRuleException)
         {
-            foreach (var vm in Job.Vms) await ReleaseQuietlyAsync(vm.VmId);
+            foreach (var vm in taken.Where(v => v.Real)) await GrainFactory.GetGrain<IHostGrain>(vm.HostId).ReleaseBackup(vm.VmId, JobId);
+            foreach (var vm in Job.Vms.Where(v => !taken.Any(t => t.Real && t.VmId == v.VmId))) await ReleaseQuietlyAsync(vm.VmId);
             throw;
         }
         await state.SaveAsync(Job with { State = JobState.Running, Vms = [.. taken] });
@@ -240,9 +259,16 @@ public sealed class BackupJobGrain(
     {
         try
         {
-            if (vm.SnapshotId is not null) await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId);
-            if (vm.Step < BackupStep.Copy) await disks.DiscardStagedAsync(vm.BackupId);
-            await Disk(vm.VmId).ReleaseBackup(JobId, committed: vm.Step >= BackupStep.Copy);
+            if (vm.Real)
+            {
+                await Guest.AbandonAsync(vm);
+            }
+            else
+            {
+                if (vm.SnapshotId is not null) await disks.DeleteSnapshotAsync(vm.VmId, vm.SnapshotId);
+                if (vm.Step < BackupStep.Copy) await disks.DiscardStagedAsync(vm.BackupId);
+                await Disk(vm.VmId).ReleaseBackup(JobId, committed: vm.Step >= BackupStep.Copy);
+            }
         }
         catch (Exception e)
         {

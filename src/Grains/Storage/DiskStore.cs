@@ -3,6 +3,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using Azure.Storage.Sas;
 using HvOrleans.Backup;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -26,6 +27,47 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
 
     public PageBlobClient Disk(string vmId) => Blobs.GetBlobContainerClient(DiskContainer).GetPageBlobClient($"{_prefix}/{vmId}.vhd");
     public BlockBlobClient Backup(string backupId) => Blobs.GetBlobContainerClient(BackupContainer).GetBlockBlobClient($"{_prefix}/{backupId}");
+
+    /// <summary>A real VM's backup of one data disk: its data (staged blocks, one per 4 MiB chunk) and its manifest.</summary>
+    public BlockBlobClient GuestData(string backupId, int disk) => Blobs.GetBlobContainerClient(BackupContainer).GetBlockBlobClient($"{_prefix}/{backupId}.disk{disk}");
+    public BlobClient GuestManifest(string backupId, int disk) => Blobs.GetBlobContainerClient(BackupContainer).GetBlobClient($"{_prefix}/{backupId}.disk{disk}.manifest.json");
+
+    /// <summary>
+    /// A URI that lets an agent write (or read) this one blob for a while, so agents need no account
+    /// key: the cluster hands out what each step needs.
+    /// </summary>
+    public async Task<Uri> SasAsync(BlobBaseClient blob, BlobSasPermissions permissions, TimeSpan lifetime)
+    {
+        await EnsureContainersAsync();
+        Rule.Require(blob.CanGenerateSasUri, "storage-shared-key", "Real VMs' backups hand agents SAS URIs: Hv:ConnectionString must carry the account key.");
+        return blob.GenerateSasUri(permissions, DateTimeOffset.UtcNow + lifetime);
+    }
+
+    /// <summary>Re-reads a real VM's disk backup: its manifest against the recorded SHA-256, and every chunk against the manifest; null when all match.</summary>
+    public async Task<string?> VerifyGuestDiskAsync(string backupId, DiskBackup disk)
+    {
+        byte[] manifestBytes;
+        try { manifestBytes = (await GuestManifest(backupId, disk.Index).DownloadContentAsync()).Value.Content.ToArray(); }
+        catch (RequestFailedException e) when (e.Status == 404) { return $"disk {disk.Index}: manifest missing"; }
+        string sha = Convert.ToHexStringLower(SHA256.HashData(manifestBytes));
+        if (sha != disk.ManifestSha256) return $"disk {disk.Index}: manifest sha256 {sha}, recorded {disk.ManifestSha256}";
+        var manifest = System.Text.Json.JsonSerializer.Deserialize<DiskManifest>(manifestBytes, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
+        var data = GuestData(backupId, disk.Index);
+        for (int chunk = 0; chunk < manifest.ChunkSha256.Count; chunk++)
+        {
+            long start = (long)chunk * DiskManifest.ChunkBytes;
+            var bytes = new byte[(int)Math.Min(DiskManifest.ChunkBytes, manifest.DataBytes - start)];
+            try { await ReadAsync(data, start, bytes); }
+            catch (Exception e) when (e is RequestFailedException or IOException) { return $"disk {disk.Index}, chunk {chunk}: {e.Message}"; }
+            string chunkSha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            if (chunkSha != manifest.ChunkSha256[chunk]) return $"disk {disk.Index}, chunk {chunk}: sha256 {chunkSha}, manifest {manifest.ChunkSha256[chunk]}";
+        }
+        return null;
+    }
+
+    /// <summary>The digest a real VM's backup is recorded with: SHA-256 of its disks' manifest SHA-256s, in disk order.</summary>
+    public static string GuestBackupSha256(IEnumerable<DiskBackup> disks) =>
+        Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(string.Join("\n", disks.OrderBy(d => d.Index).Select(d => d.ManifestSha256)))));
 
     private async Task EnsureContainersAsync()
     {
@@ -127,9 +169,12 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
     /// Removes what an unfinished copy staged: committing an empty list drops the uncommitted blocks,
     /// and the empty blob is deleted. Never called for a committed backup.
     /// </summary>
-    public async Task DiscardStagedAsync(string backupId)
+    public Task DiscardStagedAsync(string backupId) => DiscardStagedAsync(Backup(backupId));
+
+    public Task DiscardStagedAsync(string backupId, int disk) => DiscardStagedAsync(GuestData(backupId, disk));
+
+    private static async Task DiscardStagedAsync(BlockBlobClient blob)
     {
-        var blob = Backup(backupId);
         try
         {
             var blocks = (await blob.GetBlockListAsync(BlockListTypes.All)).Value;
@@ -141,9 +186,13 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
     }
 
     /// <summary>Staged but uncommitted blocks left on a backup blob (cleanup leaves none).</summary>
-    public async Task<int> UncommittedBlockCountAsync(string backupId)
+    public Task<int> UncommittedBlockCountAsync(string backupId) => UncommittedBlockCountAsync(Backup(backupId));
+
+    public Task<int> UncommittedBlockCountAsync(string backupId, int disk) => UncommittedBlockCountAsync(GuestData(backupId, disk));
+
+    private static async Task<int> UncommittedBlockCountAsync(BlockBlobClient blob)
     {
-        try { return (await Backup(backupId).GetBlockListAsync(BlockListTypes.Uncommitted)).Value.UncommittedBlocks.Count(); }
+        try { return (await blob.GetBlockListAsync(BlockListTypes.Uncommitted)).Value.UncommittedBlocks.Count(); }
         catch (RequestFailedException e) when (e.Status == 404) { return 0; }
     }
 

@@ -1,3 +1,4 @@
+using HvOrleans.Backup;
 using HvOrleans.Tests.Infrastructure;
 
 namespace HvOrleans.Tests.Grains;
@@ -13,6 +14,16 @@ public sealed class AgentContractTests(MemoryClusterFixture fixture) : IClassFix
             Calls.Add((vmId, argv.ToArray()));
             return Task.FromResult(new GuestExecResult(3, "out\n", "err\n"));
         }
+
+        // Backups on real guests are exercised against a real agent (RealGuestBackupTests), not this fake.
+        private static NotSupportedException BackupStep() => new("the contract tests' agent runs commands only");
+        public Task<GuestCapture> Capture(string vmId, GuestCaptureRequest request) => throw BackupStep();
+        public Task<PointInTime> PointInTime(string vmId, string jobId) => throw BackupStep();
+        public Task<long> Upload(string vmId, ChunkUpload upload) => throw BackupStep();
+        public Task<DiskBackup> Commit(string vmId, DiskCommit commit) => throw BackupStep();
+        public Task Release(string vmId, string jobId, string? parentBitmap, bool committed) => throw BackupStep();
+        public Task<IReadOnlyList<RestoredDisk>> Restore(string newVmId, IReadOnlyList<DiskRestore> disks) => throw BackupStep();
+        public Task RemoveVm(string vmId) => throw BackupStep();
     }
 
     private static GuestReport Running(string vmId, long bootId, int availableMb, int pluggedMb = 0, int balloonedMb = 0) =>
@@ -47,7 +58,7 @@ public sealed class AgentContractTests(MemoryClusterFixture fixture) : IClassFix
         await fixture.Grains.GetGrain<IVmGrain>(vm).Start();
 
         var plan = await host.SyncGuests(new HostSync([], reference));
-        Assert.Equal(new PlannedVm(vm, 1, true, new VmConfig(1024, 512, 2048), 1024, 1024, 1), Assert.Single(plan.Vms));
+        Assert.Equal(new PlannedVm(vm, 1, true, new VmConfig(1024, 512, 2048), 1024, 1024, VmDisks.Default), Assert.Single(plan.Vms));
         Assert.Equal("demand-from-guest", (await Assert.ThrowsAsync<HvRuleException>(() => fixture.Grains.GetGrain<IVmGrain>(vm).ReportDemand(500))).Rule);
 
         await host.SyncGuests(new HostSync([Running(vm, 1, availableMb: 600)], reference));

@@ -89,9 +89,11 @@ public sealed class RealGuestFaultTests(AzuriteFixture azurite, ITestOutputHelpe
         }
     }
 
-    private static int Held(JsonElement v)
+    /// <summary>What the guest's devices hold, or null until the agent has reported to this silo (a restarted silo shows no device readings before the first sync).</summary>
+    private static int? Held(JsonElement v)
     {
         var real = v.GetProperty("real");
+        if (real.ValueKind != JsonValueKind.Object) return null;
         return v.GetProperty("startupMb").GetInt32() + real.GetProperty("devicePluggedMb").GetInt32() - real.GetProperty("deviceBalloonedMb").GetInt32();
     }
 

@@ -1,0 +1,129 @@
+using Azure.Storage.Sas;
+using HvOrleans.Grains.Storage;
+
+namespace HvOrleans.Grains;
+
+/// <summary>
+/// A backup job's steps on a real VM, carried out by the agent of the VM's host. Freeze, checkpoint
+/// and thaw are one agent call (guest-agent freeze, one QMP transaction, thaw: the guest is frozen
+/// for milliseconds, not for three persisted steps); Snapshot waits for QEMU's point-in-time copy;
+/// Copy uploads its allocated clusters a few chunks per round and commits each disk with its manifest;
+/// Cleanup drops the temporary copy and the change tracking that served. The agent gets a SAS URI per
+/// blob, never the account key.
+/// </summary>
+internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, BackupOptions options, string jobId)
+{
+    /// <summary>Chunks (4 MiB each) uploaded per round: a resumed copy repeats at most this much.</summary>
+    public const int ChunksPerRound = 16;
+    private static readonly TimeSpan SasLifetime = TimeSpan.FromHours(1);
+
+    /// <summary>The step's result, or null while the step waits on QEMU (the point-in-time copy is still being made).</summary>
+    public async Task<BackupVmProgress?> RunAsync(BackupVmProgress vm)
+    {
+        var step = BackupSteps.Next(vm.Step);
+        switch (step)
+        {
+            case BackupStep.Freeze:
+                // Freeze, Checkpoint and Thaw in one call; recorded at once.
+                var capture = await (await AgentAsync(vm)).Capture(vm.VmId, new GuestCaptureRequest(jobId, vm.ParentBitmap, options.FreezeTimeout));
+                var diskProgress = capture.Disks.Select(d => new DiskProgress(d.Index, d.SizeBytes, d.Incremental, d.TrackedBytes)).ToList();
+                return vm with
+                {
+                    Step = BackupStep.Thaw, Consistency = capture.Consistency, FreezeWindowMs = capture.FreezeWindowMs, Bitmap = capture.Bitmap,
+                    Note = capture.Note, Disks = diskProgress, DiskBytes = diskProgress.Sum(d => d.SizeBytes),
+                    // A disk copied whole has no parent to build on.
+                    ParentBitmap = diskProgress.Any(d => d.Incremental) ? vm.ParentBitmap : null,
+                    ParentBackupId = diskProgress.Any(d => d.Incremental) ? vm.ParentBackupId : null,
+                };
+            case BackupStep.Snapshot:
+                var pointInTime = await (await AgentAsync(vm)).PointInTime(vm.VmId, jobId);
+                if (!pointInTime.Ready) return null;
+                var mapped = vm.Disks!.Select(d => pointInTime.Disks.Single(m => m.Index == d.Index) is var m ? d with { DataBytes = m.DataBytes, Chunks = m.Chunks } : d).ToList();
+                return vm with { Step = step, SnapshotId = $"qemu:{jobId}", Disks = mapped, BytesTotal = mapped.Sum(d => d.DataBytes) };
+            case BackupStep.Copy:
+                return await CopyRoundAsync(vm);
+            case BackupStep.Cleanup:
+                await (await AgentAsync(vm)).Release(vm.VmId, jobId, vm.ParentBitmap, committed: true);
+                await grains.GetGrain<IHostGrain>(vm.HostId).ReleaseBackup(vm.VmId, jobId);
+                return vm with { Step = step };
+            default:
+                return vm with { Step = BackupStep.Done };
+        }
+    }
+
+    /// <summary>Takes the VM for the job: the host holds it, the catalog's latest backup is an incremental's parent.</summary>
+    public async Task<BackupVmProgress> TakeAsync(BackupVmProgress vm, VmSnapshot snapshot, bool incremental)
+    {
+        var host = grains.GetGrain<IHostGrain>(snapshot.HostId);
+        var vmDisks = await host.AcquireBackup(vm.VmId, jobId);
+        BackupRecord? parent;
+        try
+        {
+            parent = incremental ? await grains.GetGrain<IBackupCatalogGrain>(vm.VmId).Latest() : null;
+        }
+        catch (HvRuleException)
+        {
+            await host.ReleaseBackup(vm.VmId, jobId);
+            throw;
+        }
+        if (parent is { Real: false }) parent = null;   // a modelled backup of a VM of that name: no chain to build on
+        return vm with { Real = true, HostId = snapshot.HostId, Config = snapshot.Config, VmDisks = vmDisks, ParentBackupId = parent?.BackupId, ParentBitmap = parent?.Bitmap };
+    }
+
+    /// <summary>A VM whose backup stops short: the guest thawed, the temporary copy dropped, change tracking merged back, staged blocks removed, the VM let go.</summary>
+    public async Task AbandonAsync(BackupVmProgress vm)
+    {
+        bool committed = vm.Step >= BackupStep.Copy;
+        var host = grains.GetGrain<IHostGrain>(vm.HostId);
+        try
+        {
+            // An agent that is away now thaws the guest by its watchdog; the job's files on the host stay (the note says so).
+            if (await host.GetAgent() is { } agent) await agent.Release(vm.VmId, jobId, vm.ParentBitmap, committed);
+            if (!committed)
+                foreach (int disk in Enumerable.Range(0, vm.VmDisks?.Count ?? vm.Disks?.Count ?? 0))
+                    await disks.DiscardStagedAsync(vm.BackupId, disk);
+        }
+        finally
+        {
+            await host.ReleaseBackup(vm.VmId, jobId);
+        }
+    }
+
+    /// <summary>One round: the next chunks of the first disk not yet committed, or its commit; the catalog record once all are.</summary>
+    private async Task<BackupVmProgress> CopyRoundAsync(BackupVmProgress vm)
+    {
+        var agent = await AgentAsync(vm);
+        int i = vm.Disks!.ToList().FindIndex(d => d.Committed is null);
+        if (i >= 0)
+        {
+            var disk = vm.Disks![i];
+            var data = await disks.SasAsync(disks.GuestData(vm.BackupId, disk.Index), BlobSasPermissions.Read | BlobSasPermissions.Write, SasLifetime);
+            DiskProgress next;
+            long copied = 0;
+            if (disk.NextChunk < disk.Chunks)
+            {
+                int count = Math.Min(ChunksPerRound, disk.Chunks - disk.NextChunk);
+                copied = await agent.Upload(vm.VmId, new ChunkUpload(jobId, disk.Index, disk.NextChunk, count, data));
+                next = disk with { NextChunk = disk.NextChunk + count };
+            }
+            else
+            {
+                var manifest = await disks.SasAsync(disks.GuestManifest(vm.BackupId, disk.Index), BlobSasPermissions.Read | BlobSasPermissions.Write | BlobSasPermissions.Create, SasLifetime);
+                next = disk with { Committed = await agent.Commit(vm.VmId, new DiskCommit(jobId, vm.BackupId, disk.Index, data, manifest)) };
+            }
+            return vm with { Disks = [.. vm.Disks!.Select((d, j) => j == i ? next : d)], BytesCopied = vm.BytesCopied + copied };
+        }
+        var committed = vm.Disks!.Select(d => d.Committed!).ToList();
+        string sha256 = DiskStore.GuestBackupSha256(committed);
+        await grains.GetGrain<IBackupCatalogGrain>(vm.VmId).Add(new BackupRecord(vm.BackupId, vm.VmId, jobId, DateTime.UtcNow, vm.Consistency,
+            vm.ParentBackupId, vm.DiskBytes, null, committed.Sum(d => d.DataBytes), sha256, vm.HostId, vm.Config!, committed, vm.VmDisks, vm.Bitmap, vm.Note));
+        return vm with { Step = BackupStep.Copy, Sha256 = sha256 };
+    }
+
+    private async Task<IHostAgent> AgentAsync(BackupVmProgress vm) =>
+        await grains.GetGrain<IHostGrain>(vm.HostId).GetAgent()
+        ?? throw new AgentUnavailableException($"Host {vm.HostId}'s agent has not synced lately; the step waits for it.");
+}
+
+/// <summary>A host's agent is away (restarting, cut off): a passing reason, so the step is tried again.</summary>
+internal sealed class AgentUnavailableException(string message) : Exception(message);
