@@ -42,5 +42,8 @@ public sealed class AgentOptions
     /// <summary>A guest frozen for a backup is thawed by then, whatever its job does (Hyper-V's VSS: 10 s).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:01:00")] public TimeSpan FreezeLimit { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>A pause with the guest frozen, before the copy starts — for failure tests that must kill the agent then, or outlast <see cref="FreezeLimit"/>. Zero in production.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")] public TimeSpan HoldWhileFrozen { get; set; } = TimeSpan.Zero;
+
     public string RunDirectoryOrDefault => RunDirectory is { Length: > 0 } dir ? dir : Path.Combine(HvHome.Directory, "agents", HostId);
 }

@@ -17,14 +17,14 @@ namespace HvOrleans.Agent.Backup;
 /// what it learnt in the VM's run folder (<c>backup/</c>), so a restarted agent answers a repeated
 /// step with the first answer; the freeze watchdog thaws a guest its job forgot.
 /// </summary>
-public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit)
+public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan holdWhileFrozen)
 {
     private const string BitmapPrefix = "hv-";
     private const int UploadParallelism = 4;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Watchdogs of frozen guests, by VM.</summary>
-    private readonly ConcurrentDictionary<string, CancellationTokenSource> _watchdogs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, FreezeWatchdog> _watchdogs = new(StringComparer.Ordinal);
 
     /// <summary>The change tracking a job starts (the next incremental's parent).</summary>
     public static string BitmapOf(string jobId) => BitmapPrefix + jobId;
@@ -49,14 +49,16 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit)
         Directory.CreateDirectory(files.Folder);
         foreach (var d in disks)
         {
+            // An attempt that died before its transaction may have added the node: it goes with its file, so the copy lands in the new one.
+            await QmpTolerantAsync(guest, "blockdev-del", new JsonObject { ["node-name"] = files.Node(d.Index) }, "", cancellationToken);
             string target = files.Target(d.Index);
             File.Delete(target);
             await RunAsync("qemu-img", ["create", "-q", "-f", "qcow2", target, d.SizeBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await QmpTolerantAsync(guest, "blockdev-add", new JsonObject
+            await guest.Qmp.ExecuteAsync("blockdev-add", new JsonObject
             {
                 ["driver"] = "qcow2", ["node-name"] = files.Node(d.Index),
                 ["file"] = new JsonObject { ["driver"] = "file", ["filename"] = target },
-            }, "Duplicate", cancellationToken);
+            }, cancellationToken);
         }
 
         var notes = new List<string>();
@@ -84,17 +86,29 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit)
 
         var consistency = Consistency.FileSystem;
         bool transacted = false;
-        async Task Transaction()
+        async Task Transaction(CancellationToken token)
         {
-            await guest.Qmp.ExecuteAsync("transaction", new JsonObject { ["actions"] = actions }, cancellationToken);
+            await guest.Qmp.ExecuteAsync("transaction", new JsonObject { ["actions"] = actions }, token);
             transacted = true;
         }
         FreezeTimes? times = null;
+        // The freeze limit ends the frozen action on the guest agent's own connection; this watchdog is the
+        // backstop for a thaw that failed there (it connects afresh once that connection is closed).
         StartWatchdog(guest);
         try
         {
-            times = await guest.GuestAgent.WhileFrozenAsync(Transaction, request.FreezeTimeout, cancellationToken);
+            times = await guest.GuestAgent.WhileFrozenAsync(async limit =>
+            {
+                if (holdWhileFrozen > TimeSpan.Zero) await Task.Delay(holdWhileFrozen, limit);
+                await Transaction(limit);
+            }, request.FreezeTimeout, freezeLimit, cancellationToken);
             StopWatchdog(guest);
+        }
+        catch (TimeoutException e) when (e.Message.StartsWith("The guest was frozen", StringComparison.Ordinal))
+        {
+            // Thawed at the limit with no copy started: nothing was captured, and the step is tried again.
+            StopWatchdog(guest);
+            throw new IOException($"VM {guest.VmId}: {e.Message}", e);
         }
         catch (Exception e) when (!transacted && e is not QemuCommandException { Command: "transaction" })
         {
@@ -102,7 +116,7 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit)
             await ThawAsync(guest, "a failed freeze", CancellationToken.None);
             consistency = Consistency.Crash;
             notes.Add($"no guest agent froze the file systems ({e.GetBaseException().Message}): crash-consistent");
-            await Transaction();
+            await Transaction(cancellationToken);
         }
         if (times is { FileSystems: 0 })
         {
@@ -253,12 +267,12 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit)
     /// <summary>From just before a freeze: unless stopped, the guest is thawed after the freeze limit, whatever its job does.</summary>
     private void StartWatchdog(QemuGuest guest)
     {
-        var cancel = new CancellationTokenSource();
-        if (_watchdogs.TryRemove(guest.VmId, out var old)) old.Cancel();
-        _watchdogs[guest.VmId] = cancel;
+        var watchdog = new FreezeWatchdog();
+        if (_watchdogs.TryRemove(guest.VmId, out var old)) old.Stop();
+        _watchdogs[guest.VmId] = watchdog;
         _ = Task.Run(async () =>
         {
-            try { await Task.Delay(freezeLimit, cancel.Token); }
+            try { await Task.Delay(freezeLimit, watchdog.Token); }
             catch (OperationCanceledException) { return; }
             logger.LogWarning("VM {VmId}: frozen for {Seconds:0} s with no thaw from its backup: the watchdog thaws it", guest.VmId, freezeLimit.TotalSeconds);
             await ThawAsync(guest, "the watchdog", CancellationToken.None);
@@ -267,7 +281,14 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit)
 
     private void StopWatchdog(QemuGuest guest)
     {
-        if (_watchdogs.TryRemove(guest.VmId, out var watchdog)) watchdog.Cancel();
+        if (_watchdogs.TryRemove(guest.VmId, out var watchdog)) watchdog.Stop();
+    }
+
+    private sealed class FreezeWatchdog
+    {
+        private readonly CancellationTokenSource _stop = new();
+        public CancellationToken Token => _stop.Token;
+        public void Stop() => _stop.Cancel();
     }
 
     /// <summary>Thaws (a thaw of a thawed guest is harmless) and stops the watchdog; failures are logged, never thrown.</summary>

@@ -64,35 +64,45 @@ public sealed class GuestAgentClient(string socketPath)
     /// <summary>
     /// Freezes the guest's file systems (FIFREEZE after a flush), runs <paramref name="whileFrozen"/>,
     /// and thaws, all on one connection opened beforehand: the guest is frozen for the freeze's own
-    /// flush, the action, and one round trip. A freeze left by someone else is thawed first. Returns the
-    /// number of file systems frozen (0: none to freeze) and how long each part took.
+    /// flush, the action, and one round trip. A freeze left by someone else is thawed first. The action
+    /// is cancelled once the guest has been frozen for <paramref name="frozenLimit"/> (then thawed, and a
+    /// <see cref="TimeoutException"/> says so). Returns the number of file systems frozen (0: none to
+    /// freeze) and how long each part took.
     /// </summary>
-    public Task<FreezeTimes> WhileFrozenAsync(Func<Task> whileFrozen, TimeSpan freezeTimeout, CancellationToken cancellationToken) =>
-        WithSessionAsync(async session =>
+    public async Task<FreezeTimes> WhileFrozenAsync(Func<CancellationToken, Task> whileFrozen, TimeSpan freezeTimeout, TimeSpan frozenLimit, CancellationToken cancellationToken)
+    {
+        // A guest agent that is not there (not started, killed) may still have its socket: no answer within the timeout is no freeze.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(freezeTimeout);
+        return await WithSessionAsync(async session =>
         {
-            if ((await session.ExecuteAsync("guest-fsfreeze-status", [], cancellationToken)).GetString() == "frozen")
-                await session.ExecuteAsync("guest-fsfreeze-thaw", [], cancellationToken);
+            if ((await session.ExecuteAsync("guest-fsfreeze-status", [], deadline.Token)).GetString() == "frozen")
+                await session.ExecuteAsync("guest-fsfreeze-thaw", [], deadline.Token);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            int frozen;
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                deadline.CancelAfter(freezeTimeout);
-                frozen = (await session.ExecuteAsync("guest-fsfreeze-freeze", [], deadline.Token)).GetInt32();
-            }
+            int frozen = (await session.ExecuteAsync("guest-fsfreeze-freeze", [], deadline.Token)).GetInt32();
             var freeze = clock.Elapsed;
             TimeSpan action;
+            using var limit = new CancellationTokenSource(frozenLimit > freeze ? frozenLimit - freeze : TimeSpan.Zero);
             try
             {
-                await whileFrozen();
+                await whileFrozen(limit.Token);
+            }
+            catch (OperationCanceledException) when (limit.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The guest was frozen for its {frozenLimit.TotalSeconds:0.#} s limit before the action ended: thawed, the action abandoned.");
             }
             finally
             {
                 // Thawed whatever happened meanwhile; a thaw that fails here is the watchdog's.
                 action = clock.Elapsed - freeze;
-                await session.ExecuteAsync("guest-fsfreeze-thaw", [], CancellationToken.None);
+                using var thawDeadline = new CancellationTokenSource(ThawTimeout);
+                await session.ExecuteAsync("guest-fsfreeze-thaw", [], thawDeadline.Token);
             }
             return new FreezeTimes(frozen, freeze, action, clock.Elapsed - freeze - action);
-        }, cancellationToken);
+        }, deadline.Token);
+    }
+
+    private static readonly TimeSpan ThawTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>FITHAW; the number thawed (0 when nothing was frozen).</summary>
     public Task<int> ThawAsync(CancellationToken cancellationToken) =>

@@ -13,9 +13,11 @@ public sealed class AgentProcess : IAsyncDisposable
     private Process _process;
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private AgentProcess(ClusterSettings cluster, string hostId, int memoryMb, string runDirectory)
+    private readonly IReadOnlyDictionary<string, string> _extra;
+
+    private AgentProcess(ClusterSettings cluster, string hostId, int memoryMb, string runDirectory, IReadOnlyDictionary<string, string>? extra)
     {
-        (Cluster, HostId, MemoryMb, RunDirectory) = (cluster, hostId, memoryMb, runDirectory);
+        (Cluster, HostId, MemoryMb, RunDirectory, _extra) = (cluster, hostId, memoryMb, runDirectory, extra ?? new Dictionary<string, string>());
         _process = null!;
     }
 
@@ -25,12 +27,13 @@ public sealed class AgentProcess : IAsyncDisposable
     public string RunDirectory { get; }
     public int Pid => _process.Id;
 
-    public static async Task<AgentProcess> StartAsync(ClusterSettings cluster, string hostId, int memoryMb)
+    /// <param name="extra">More environment (settings such as Hv__Agent__HoldWhileFrozen), kept for every restart.</param>
+    public static async Task<AgentProcess> StartAsync(ClusterSettings cluster, string hostId, int memoryMb, IReadOnlyDictionary<string, string>? extra = null)
     {
         // Short: QEMU's unix sockets must fit in 107 bytes.
         var run = Path.Combine("/tmp", $"hvt-{Guid.NewGuid():N}"[..12]);
         Directory.CreateDirectory(run);
-        var agent = new AgentProcess(cluster, hostId, memoryMb, run);
+        var agent = new AgentProcess(cluster, hostId, memoryMb, run, extra);
         await agent.RestartAsync();
         return agent;
     }
@@ -48,6 +51,7 @@ public sealed class AgentProcess : IAsyncDisposable
         foreach (var (key, value) in Cluster.Environment) start.Environment[key] = value;
         start.Environment["HV_HOME"] = RunDirectory;
         start.Environment["Hv__Agent__ShutdownTimeout"] = "00:00:03";
+        foreach (var (key, value) in _extra) start.Environment[key] = value;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
