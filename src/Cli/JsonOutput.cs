@@ -43,6 +43,11 @@ public sealed record VmJson(
 
 public sealed record LatencyJson(double P50, double P99, double Max, int Samples);
 
+public sealed record GuestBackupBenchJson(int Backups, double FreezeP50Ms, double FreezeP99Ms, double FreezeMaxMs, int NotFileSystemConsistent,
+    IReadOnlyList<BackupBenchDiskJson> Disks, double HvSeconds, double HvMiBps, double BaselineSeconds, double BaselineMiBps, double Ratio);
+
+public sealed record BackupBenchDiskJson(int Index, long SizeMb, double DataMb);
+
 public sealed record GuestBenchJson(int Steps, LatencyJson BootSeconds, LatencyJson HotAddSeconds, LatencyJson HotAddAfterLoadSeconds,
     LatencyJson BalloonSeconds, LatencyJson UnballoonSeconds, LatencyJson UnballoonAfterLoadSeconds);
 
@@ -78,9 +83,9 @@ public sealed record BackupVmJson(string VmId, string Step, string Consistency, 
     IReadOnlyList<DiskProgressJson>? Disks = null);
 
 /// <summary>One disk of a real VM's backup: trackedBytes is what the change tracking marked (an incremental copies at most that), dataBytes what the copy holds.</summary>
-public sealed record DiskProgressJson(int Index, long SizeBytes, bool Incremental, long TrackedBytes, long DataBytes, int Chunks, int NextChunk, string? ManifestSha256)
+public sealed record DiskProgressJson(int Index, long SizeBytes, bool Incremental, long TrackedBytes, long DataBytes, long ZeroBytes, int Chunks, int NextChunk, string? ManifestSha256)
 {
-    public static DiskProgressJson Of(DiskProgress d) => new(d.Index, d.SizeBytes, d.Incremental, d.TrackedBytes, d.DataBytes, d.Chunks, d.NextChunk, d.Committed?.ManifestSha256);
+    public static DiskProgressJson Of(DiskProgress d) => new(d.Index, d.SizeBytes, d.Incremental, d.TrackedBytes, d.DataBytes, d.ZeroBytes, d.Chunks, d.NextChunk, d.Committed?.ManifestSha256);
 }
 
 public sealed record BackupJobJson(string JobId, string State, bool Incremental, bool CancelRequested, string Silo, IReadOnlyList<BackupVmJson> Vms)
@@ -129,6 +134,7 @@ public sealed record BackupBenchJson(int Round, int Vms, long DiskMb, double Bas
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
 [JsonSerializable(typeof(GuestBenchJson))]
+[JsonSerializable(typeof(GuestBackupBenchJson))]
 [JsonSerializable(typeof(VmJson))]
 [JsonSerializable(typeof(HostJson))]
 [JsonSerializable(typeof(BalanceJson))]

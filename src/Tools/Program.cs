@@ -22,6 +22,7 @@ return await ConsoleProgram.RunAsync("hv-drill", Console.Error, async () =>
         ("cluster", "failover") => FailoverProbe.Command(line, output, Console.Error),
         ("backup", "bench") => BackupBench.Command(line, output, Console.Error),
         ("guest", "bench") => GuestBench.Command(line, output, Console.Error),
+        ("guest", "backup-bench") => GuestBackupBench.Command(line, output, Console.Error),
         _ => throw new UsageException($"Unknown drill '{string.Join(' ', line.Words.Take(2))}'."),
     };
     line.RejectUnknownOptions();
@@ -39,6 +40,9 @@ public static partial class Program
                                   the first silo's restart began, while it joins)
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
           hv guest bench --host H [--steps 20] [--json]     real-guest latencies on an agent's host: boot, hot-add, balloon
+          hv guest backup-bench --host H [--backups 20] [--data-mb 200] [--disk-gb 4] [--run-dir DIR] [--json]
+                                  real-guest live backups: freeze windows under continuous writes, and a full backup's copy
+                                  against qemu-img convert + a parallel SDK upload of the same data
           hv-drill audit check <dir>                        check a state audit (Hv:AuditDirectory) after a run
         """;
 }

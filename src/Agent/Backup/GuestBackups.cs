@@ -99,7 +99,11 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
         {
             times = await guest.GuestAgent.WhileFrozenAsync(async limit =>
             {
-                if (holdWhileFrozen > TimeSpan.Zero) await Task.Delay(holdWhileFrozen, limit);
+                if (holdWhileFrozen > TimeSpan.Zero)
+                {
+                    logger.LogWarning("VM {VmId} frozen: holding it frozen for {Seconds:0.#} s (Hv:Agent:HoldWhileFrozen, a failure-test setting)", guest.VmId, holdWhileFrozen.TotalSeconds);
+                    await Task.Delay(holdWhileFrozen, limit);
+                }
                 await Transaction(limit);
             }, request.FreezeTimeout, freezeLimit, cancellationToken);
             StopWatchdog(guest);
@@ -357,7 +361,7 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
         ?? throw new HvRuleException("backup-map-missing", $"Job {files.JobId} has no mapped point-in-time copy of disk {disk} on this host.");
 
     private static PointInTime Mapped(DiskMap[] maps) =>
-        new(true, maps.Sum(m => m.DataBytes), maps.Sum(m => m.DataBytes), maps.Select(m => new MappedDisk(m.Index, m.DataBytes, m.Chunks, m.Extents.Count)).ToList());
+        new(true, maps.Sum(m => m.DataBytes), maps.Sum(m => m.DataBytes), maps.Select(m => new MappedDisk(m.Index, m.DataBytes, m.Chunks, m.Extents.Count, m.Extents.Where(e => !e.Data).Sum(e => e.Length))).ToList());
 
     private static JsonObject Action(string type, JsonObject data) => new() { ["type"] = type, ["data"] = data };
 

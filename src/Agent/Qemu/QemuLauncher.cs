@@ -114,7 +114,9 @@ public sealed class QemuLauncher(AgentOptions options, string accel, ILogger log
         {
             if (formatExt4)
             {
-                var (code, output) = await ProcessRunner.RunAsync("mke2fs", ["-q", "-t", "ext4", "-F", "-L", "data", raw, $"{sizeGb}G"], TimeSpan.FromSeconds(60));
+                var (code, output) = await ProcessRunner.RunAsync("mke2fs", ["-q", "-t", "ext4", "-F", "-L", "data",
+                    // Inode tables and journal written now, not by the guest's ext4lazyinit over its first minutes: those writes would fill every disk's first incremental backup.
+                    "-E", "lazy_itable_init=0,lazy_journal_init=0", raw, $"{sizeGb}G"], TimeSpan.FromSeconds(60));
                 if (code != 0) throw new AgentSetupException($"mke2fs failed for {raw}: {output}");
                 (code, output) = await ProcessRunner.RunAsync("qemu-img", ["convert", "-O", "qcow2", raw, tmp], TimeSpan.FromSeconds(120));
                 if (code != 0) throw new AgentSetupException($"qemu-img convert failed for {tmp}: {output}");

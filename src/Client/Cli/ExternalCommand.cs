@@ -13,7 +13,7 @@ public static class ExternalCommand
     public static (string Program, string Project)? For(IReadOnlyList<string> words) => (words.ElementAtOrDefault(0), words.ElementAtOrDefault(1)) switch
     {
         ("sim", _) => ("hv-sim", "Simulator"),
-        ("chaos", _) or ("cluster", "failover") or ("backup", "bench") or ("guest", "bench") => ("hv-drill", "Tools"),
+        ("chaos", _) or ("cluster", "failover") or ("backup", "bench") or ("guest", "bench") or ("guest", "backup-bench") => ("hv-drill", "Tools"),
         _ => null,
     };
 

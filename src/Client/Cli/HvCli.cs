@@ -27,7 +27,9 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv cluster failover [--kills K] [--seed S] [--double-after-ms D] [--json]  SIGKILL silos, time failover
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
           hv guest bench --host H [--steps 20] [--json]      real-guest latencies (boot, hot-add, balloon) on an agent's host
-                                  (the last four are hv-drill's)
+          hv guest backup-bench --host H [--backups 20] [--data-mb 200] [--disk-gb 4] [--json]
+                                  real-guest backups: freeze windows under writes; copy vs qemu-img convert + SDK upload
+                                  (the last five are hv-drill's)
 
         Sizes are in MB. The cluster is found through $HV_HOME/cluster.json (default ~/.hvorleans),
         written by 'infra/cluster.sh up'; Hv__* environment variables override it (e.g. Hv__Client__RetryWindow=00:01:00).

@@ -45,7 +45,9 @@ public sealed record class DiskProgress(
     [property: Id(4)] long DataBytes = 0,
     [property: Id(5)] int Chunks = 0,
     [property: Id(6)] int NextChunk = 0,
-    [property: Id(7)] DiskBackup? Committed = null);
+    [property: Id(7)] DiskBackup? Committed = null,
+    /// <summary>An incremental's extents that became zeros since its parent (ext4's lazy init, discards): recorded in the manifest, not copied.</summary>
+    [property: Id(8)] long ZeroBytes = 0);
 
 [GenerateSerializer, Immutable, Alias("HvOrleans.BackupJobInfo")]
 public sealed record class BackupJobInfo(

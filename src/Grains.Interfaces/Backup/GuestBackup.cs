@@ -40,8 +40,9 @@ public sealed record class PointInTime(
     /// <summary>Per disk: the bytes of data to upload (allocated clusters only) and the chunks they make.</summary>
     [property: Id(3)] IReadOnlyList<MappedDisk> Disks);
 
+/// <summary>A disk's point-in-time copy, mapped: data to upload, and (an incremental's) extents that became zeros, recorded but not copied.</summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.MappedDisk")]
-public sealed record class MappedDisk([property: Id(0)] int Index, [property: Id(1)] long DataBytes, [property: Id(2)] int Chunks, [property: Id(3)] int Extents);
+public sealed record class MappedDisk([property: Id(0)] int Index, [property: Id(1)] long DataBytes, [property: Id(2)] int Chunks, [property: Id(3)] int Extents, [property: Id(4)] long ZeroBytes);
 
 /// <summary>Upload chunks [<paramref name="FirstChunk"/>, +<paramref name="Count"/>) of a disk's data as staged blocks of <paramref name="Data"/> (a SAS URI).</summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.ChunkUpload")]

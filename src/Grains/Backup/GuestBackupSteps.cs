@@ -25,7 +25,7 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
         {
             case BackupStep.Freeze:
                 // Freeze, Checkpoint and Thaw in one call; recorded at once.
-                var capture = await (await AgentAsync(vm)).Capture(vm.VmId, new GuestCaptureRequest(jobId, vm.ParentBitmap, options.FreezeTimeout));
+                var capture = await OnAgentAsync(vm, agent => agent.Capture(vm.VmId, new GuestCaptureRequest(jobId, vm.ParentBitmap, options.FreezeTimeout)));
                 var diskProgress = capture.Disks.Select(d => new DiskProgress(d.Index, d.SizeBytes, d.Incremental, d.TrackedBytes)).ToList();
                 return vm with
                 {
@@ -36,14 +36,14 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
                     ParentBackupId = diskProgress.Any(d => d.Incremental) ? vm.ParentBackupId : null,
                 };
             case BackupStep.Snapshot:
-                var pointInTime = await (await AgentAsync(vm)).PointInTime(vm.VmId, jobId);
+                var pointInTime = await OnAgentAsync(vm, agent => agent.PointInTime(vm.VmId, jobId));
                 if (!pointInTime.Ready) return null;
-                var mapped = vm.Disks!.Select(d => pointInTime.Disks.Single(m => m.Index == d.Index) is var m ? d with { DataBytes = m.DataBytes, Chunks = m.Chunks } : d).ToList();
+                var mapped = vm.Disks!.Select(d => pointInTime.Disks.Single(m => m.Index == d.Index) is var m ? d with { DataBytes = m.DataBytes, Chunks = m.Chunks, ZeroBytes = m.ZeroBytes } : d).ToList();
                 return vm with { Step = step, SnapshotId = $"qemu:{jobId}", Disks = mapped, BytesTotal = mapped.Sum(d => d.DataBytes) };
             case BackupStep.Copy:
                 return await CopyRoundAsync(vm);
             case BackupStep.Cleanup:
-                await (await AgentAsync(vm)).Release(vm.VmId, jobId, vm.ParentBitmap, committed: true);
+                await OnAgentAsync(vm, async agent => { await agent.Release(vm.VmId, jobId, vm.ParentBitmap, committed: true); return true; });
                 await grains.GetGrain<IHostGrain>(vm.HostId).ReleaseBackup(vm.VmId, jobId);
                 return vm with { Step = step };
             default:
@@ -77,8 +77,9 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
         var host = grains.GetGrain<IHostGrain>(vm.HostId);
         try
         {
-            // An agent that is away now thaws the guest by its watchdog; the job's files on the host stay (the note says so).
-            if (await host.GetAgent() is { } agent) await agent.Release(vm.VmId, jobId, vm.ParentBitmap, committed);
+            // An agent that is away thaws the guest itself (its watchdog, or its restart); the job's files on the host then stay.
+            try { await OnAgentAsync(vm, async agent => { await agent.Release(vm.VmId, jobId, vm.ParentBitmap, committed); return true; }); }
+            catch (AgentUnavailableException) { }
             if (!committed)
                 foreach (int disk in Enumerable.Range(0, vm.VmDisks?.Count ?? vm.Disks?.Count ?? 0))
                     await disks.DiscardStagedAsync(vm.BackupId, disk);
@@ -92,7 +93,6 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
     /// <summary>One round: the next chunks of the first disk not yet committed, or its commit; the catalog record once all are.</summary>
     private async Task<BackupVmProgress> CopyRoundAsync(BackupVmProgress vm)
     {
-        var agent = await AgentAsync(vm);
         int i = vm.Disks!.ToList().FindIndex(d => d.Committed is null);
         if (i >= 0)
         {
@@ -103,13 +103,13 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
             if (disk.NextChunk < disk.Chunks)
             {
                 int count = Math.Min(ChunksPerRound, disk.Chunks - disk.NextChunk);
-                copied = await agent.Upload(vm.VmId, new ChunkUpload(jobId, disk.Index, disk.NextChunk, count, data));
+                copied = await OnAgentAsync(vm, agent => agent.Upload(vm.VmId, new ChunkUpload(jobId, disk.Index, disk.NextChunk, count, data)));
                 next = disk with { NextChunk = disk.NextChunk + count };
             }
             else
             {
                 var manifest = await disks.SasAsync(disks.GuestManifest(vm.BackupId, disk.Index), BlobSasPermissions.Read | BlobSasPermissions.Write | BlobSasPermissions.Create, SasLifetime);
-                next = disk with { Committed = await agent.Commit(vm.VmId, new DiskCommit(jobId, vm.BackupId, disk.Index, data, manifest)) };
+                next = disk with { Committed = await OnAgentAsync(vm, agent => agent.Commit(vm.VmId, new DiskCommit(jobId, vm.BackupId, disk.Index, data, manifest))) };
             }
             return vm with { Disks = [.. vm.Disks!.Select((d, j) => j == i ? next : d)], BytesCopied = vm.BytesCopied + copied };
         }
@@ -120,9 +120,28 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
         return vm with { Step = BackupStep.Copy, Sha256 = sha256 };
     }
 
-    private async Task<IHostAgent> AgentAsync(BackupVmProgress vm) =>
-        await grains.GetGrain<IHostGrain>(vm.HostId).GetAgent()
-        ?? throw new AgentUnavailableException($"Host {vm.HostId}'s agent has not synced lately; the step waits for it.");
+    /// <summary>
+    /// A step on the host's agent. A call to an agent that died waits for its response timeout (minutes
+    /// for an upload); so while it runs, the host is asked every few seconds whether that agent still
+    /// syncs, and the step gives up on it as soon as it does not (or another agent took over): the
+    /// step is then tried again, on the agent there is. Every step is idempotent, so a call that was
+    /// given up on and still ends does no harm.
+    /// </summary>
+    private async Task<T> OnAgentAsync<T>(BackupVmProgress vm, Func<IHostAgent, Task<T>> step)
+    {
+        var host = grains.GetGrain<IHostGrain>(vm.HostId);
+        var agent = await host.GetAgent() ?? throw new AgentUnavailableException($"Host {vm.HostId}'s agent has not synced lately; the step waits for it.");
+        var call = step(agent);
+        while (await Task.WhenAny(call, Task.Delay(AgentCheckPeriod)) != call)
+        {
+            if (await host.GetAgent() is { } current && current.GetGrainId() == agent.GetGrainId()) continue;
+            _ = call.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);   // observed: its end no longer matters
+            throw new AgentUnavailableException($"Host {vm.HostId}'s agent stopped syncing (or restarted) during the step; it is tried again on the agent there is.");
+        }
+        return await call;
+    }
+
+    private static readonly TimeSpan AgentCheckPeriod = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>A host's agent is away (restarting, cut off): a passing reason, so the step is tried again.</summary>

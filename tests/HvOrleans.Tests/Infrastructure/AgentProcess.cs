@@ -64,6 +64,9 @@ public sealed class AgentProcess : IAsyncDisposable
 
     public string Output { get { lock (_output) return string.Join('\n', _output.TakeLast(80)); } }
 
+    /// <summary>How many lines the agent has written (across restarts) that contain <paramref name="text"/>.</summary>
+    public int Count(string text) { lock (_output) return _output.Count(l => l.Contains(text, StringComparison.Ordinal)); }
+
     /// <summary>SIGKILL of the agent alone.</summary>
     public void Kill()
     {

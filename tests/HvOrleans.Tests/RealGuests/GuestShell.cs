@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
 using System.Text.Json;
 using HvOrleans.Tests.Infrastructure;
 
@@ -18,5 +20,23 @@ internal static class GuestShell
         var (code, stdout, stderr) = await hv.RunAsync(["vm", "exec", vm, "--", .. command]);
         Assert.True(code == 0, $"hv vm exec {vm} -- {string.Join(' ', command)} exited {code}: {stderr}");
         return stdout;
+    }
+
+    /// <summary>SHA-256 of a qcow2 image's raw contents, read on the host beside the running guest (qemu-img -U).</summary>
+    public static async Task<string> HostImageSha256Async(string qcow2)
+    {
+        string raw = Path.Combine(Path.GetTempPath(), $"hvt-{Guid.NewGuid():N}.raw");
+        try
+        {
+            using var convert = Process.Start(new ProcessStartInfo("qemu-img", ["convert", "-U", "-O", "raw", qcow2, raw]) { RedirectStandardError = true })!;
+            await convert.WaitForExitAsync();
+            Assert.True(convert.ExitCode == 0, await convert.StandardError.ReadToEndAsync());
+            await using var file = File.OpenRead(raw);
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(file));
+        }
+        finally
+        {
+            File.Delete(raw);
+        }
     }
 }

@@ -1,0 +1,114 @@
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
+using HvOrleans.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace HvOrleans.Tests.RealGuests;
+
+/// <summary>
+/// A real guest's live backups with their agent and their silo SIGKILLed in every step in turn: the
+/// agent with the guest frozen, the silo while it waits to run a step. Every job completes and
+/// verifies, the guest is never left frozen, and nothing of the jobs is left behind: no temporary
+/// file on the host, no uncommitted block on backup media. The chain of all of them restores byte-identical.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutputHelper log)
+{
+    private static readonly Dictionary<string, string> SlowSteps = new()
+    {
+        // A pause before every step, and one with the guest frozen: room to kill a process in each.
+        ["Hv__Backup__StepDelay"] = "00:00:01.5",
+        ["Hv__Backup__ResumePeriod"] = "00:00:05",
+    };
+
+    [Fact]
+    public async Task Jobs_complete_verify_and_restore_with_the_agent_or_the_silo_killed_in_every_step()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var hv = new HvConsole(cluster);
+        var silo = await SiloProcess.StartAsync(cluster, SlowSteps);
+        await using var agent = await AgentProcess.StartAsync(cluster, "rk1", memoryMb: 2048,
+            new Dictionary<string, string> { ["Hv__Agent__HoldWhileFrozen"] = "00:00:02" });
+        try
+        {
+            await hv.OkAsync("vm", "create", "k", "--host", "rk1", "--startup-mb", "512", "--min-mb", "256", "--max-mb", "1024", "--disk-gb", "1", "--disk-gb", "1");
+            await hv.OkAsync("vm", "start", "k");
+            await GuestShell.RunningAsync(hv, "k");
+
+            var kills = new[] { "Freeze", "Snapshot", "Copy", "Cleanup" }.SelectMany(step => new[] { ("agent", step), ("silo", step) }).ToList();
+            var jobs = new List<string>();
+            for (int n = 0; n < kills.Count; n++)
+            {
+                var (victim, step) = kills[n];
+                string job = $"k{n}";
+                await Guest(hv, $"dd if=/dev/urandom of=/data/f{n} bs=64k count=8 && dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek={10 * n} conv=fsync && sync");
+                await hv.OkAsync(["backup", "start", "k", "--job", job, .. n == 0 ? Array.Empty<string>() : ["--incremental"]]);
+                if (victim == "agent" && step == "Freeze")
+                {
+                    // With the guest frozen: the agent says so when it starts holding it.
+                    int said = agent.Count("holding it frozen");
+                    await Eventually.WaitForAsync(() => Task.FromResult(agent.Count("holding it frozen")), c => c > said, $"job {job}'s freeze", seconds: 60);
+                }
+                else
+                {
+                    await Eventually.WaitForAsync(() => hv.JsonAsync("backup", "show", job), j => j.GetProperty("vms")[0].GetProperty("step").GetString() == step,
+                        $"job {job} at {step}", seconds: 60);
+                    await Task.Delay(TimeSpan.FromSeconds(1.6));   // past the pause before the step: in it
+                }
+                if (victim == "agent")
+                {
+                    agent.Kill();
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                    await agent.RestartAsync();
+                }
+                else
+                {
+                    silo.Kill();
+                    await silo.DisposeAsync();
+                    silo = await SiloProcess.StartAsync(cluster, SlowSteps);
+                }
+                var done = await hv.JsonAsync("backup", "show", job, "--wait", "80");
+                log.WriteLine($"{victim} killed in {step}: {done.GetProperty("state").GetString()}, {done.GetProperty("vms")[0].GetProperty("consistency").GetString()}" +
+                              $" ({done.GetProperty("vms")[0].GetProperty("note")})");
+                Assert.True(done.GetProperty("state").GetString() == "Completed", $"{victim} killed in {step}: {done}");
+                var verify = await hv.JsonAsync("backup", "verify", $"k@{job}");
+                Assert.True(verify.GetProperty("ok").GetBoolean(), verify.ToString());
+                // Never left frozen: a write to /data goes through at once.
+                var (code, _, stderr) = await hv.RunAsync("vm", "exec", "k", "--timeout-s", "5", "--", "sh", "-c", $"echo thawed > /data/t{n} && sync");
+                Assert.True(code == 0, $"a write to /data after job {job}: exit {code}, {stderr}");
+                jobs.Add(job);
+            }
+            Assert.True(agent.Count("left frozen by an earlier agent: thawed") >= 1, "the restarted agent never found its guest frozen");
+
+            // Nothing left: no temporary file on the host, no uncommitted block on backup media.
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(agent.RunDirectory, "k", "backup")));
+            var container = new BlobContainerClient(azurite.ConnectionString, "hv-backups");
+            foreach (var job in jobs)
+                foreach (int disk in new[] { 0, 1 })
+                {
+                    var blocks = (await container.GetBlockBlobClient($"{cluster.Id}/k@{job}.disk{disk}").GetBlockListAsync(BlockListTypes.Uncommitted)).Value;
+                    Assert.Empty(blocks.UncommittedBlocks);
+                }
+
+            // The whole chain restores byte-identical (the raw disk, which nothing wrote since the last backup).
+            string rawSha = await GuestShell.HostImageSha256Async(Path.Combine(agent.RunDirectory, "k", "disk1.qcow2"));
+            var restored = await hv.JsonAsync("backup", "restore", $"k@{jobs[^1]}", "--to", "k2");
+            Assert.Equal(rawSha, restored.GetProperty("disks")[1].GetProperty("imageSha256").GetString());
+            Assert.StartsWith("clean", restored.GetProperty("disks")[0].GetProperty("fileSystemCheck").GetString());
+        }
+        catch
+        {
+            log.WriteLine(agent.Output);
+            log.WriteLine(silo.Output);
+            throw;
+        }
+        finally
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    private Task<string> Guest(HvConsole hv, string script) => GuestShell.ExecAsync(hv, "k", "sh", "-c", script);
+}
