@@ -41,7 +41,7 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
             // freeze held is unknown, so the backup claims no more than crash consistency.
             var redone = new GuestCapture(Consistency.Crash, 0, bitmap,
                 disks.Select(d => new CapturedDisk(d.Index, d.SizeBytes, IsIncremental(d, request.ParentBitmap), Tracked(d, request.ParentBitmap))).ToList(),
-                "the agent restarted during the capture: the freeze is not known to have held");
+                "an earlier attempt of this capture ended after its transaction (the agent restarted, or a step after it failed): the freeze is not known to have held");
             files.Write(files.Capture, new CaptureRecord(redone, guest.Pid));
             return redone;
         }
@@ -334,7 +334,8 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
             if (!name.StartsWith("disk", StringComparison.Ordinal) || !int.TryParse(name[4..], out int index) || !device.TryGetProperty("inserted", out var inserted)) continue;
             var bitmaps = new Dictionary<string, BitmapState>(StringComparer.Ordinal);
             if (inserted.TryGetProperty("dirty-bitmaps", out var list))
-                foreach (var b in list.EnumerateArray())
+                // A running block job's own bitmap has no name: not change tracking.
+                foreach (var b in list.EnumerateArray().Where(b => b.TryGetProperty("name", out _)))
                     bitmaps[b.GetProperty("name").GetString()!] = new BitmapState(b.GetProperty("count").GetInt64(), b.GetProperty("recording").GetBoolean(),
                         b.TryGetProperty("inconsistent", out var bad) && bad.GetBoolean());
             disks.Add(new GuestDisk(index, inserted.GetProperty("image").GetProperty("virtual-size").GetInt64(), bitmaps));
