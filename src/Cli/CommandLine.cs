@@ -3,7 +3,7 @@ namespace HvOrleans.Cli;
 /// <summary>A parsed command line: positional words, <c>--name value</c> options (the last one counts, unless read as a list) and bare <c>--flags</c>.</summary>
 public sealed class CommandLine
 {
-    private static readonly HashSet<string> Flags = ["json", "help", "fresh", "density", "check", "incremental", "force"];
+    private static readonly HashSet<string> Flags = ["json", "help", "fresh", "density", "check", "incremental", "force", "boot"];
     private readonly Dictionary<string, List<string>> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _flags = new(StringComparer.Ordinal);
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);

@@ -114,6 +114,8 @@ public sealed record VerifyJson(string BackupId, bool Ok, string Expected, strin
 /// <summary>A restore: a modelled VM's disk SHA-256, or a real VM's disks as the agent wrote them.</summary>
 public sealed record RestoreJson(string VmId, string HostId, string? Sha256, IReadOnlyList<RestoredDiskJson>? Disks = null);
 
+public sealed record VerifyBootJson(string BackupId, bool Ok, string ScratchVm, string HostId, double BootSeconds, string GuestCheck, IReadOnlyList<RestoredDiskJson> Disks);
+
 public sealed record RestoredDiskJson(int Index, long SizeBytes, string ImageSha256, string FileSystemCheck, long BytesRead);
 
 public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double LaggedUnmetDemandGbH, double PagingShare, double MeanAssignedMb, double MeanDemandMb,
@@ -146,6 +148,7 @@ public sealed record BackupBenchJson(int Round, int Vms, long DiskMb, double Bas
 [JsonSerializable(typeof(List<BackupRecordJson>))]
 [JsonSerializable(typeof(VerifyJson))]
 [JsonSerializable(typeof(RestoreJson))]
+[JsonSerializable(typeof(VerifyBootJson))]
 [JsonSerializable(typeof(SimRunJson))]
 [JsonSerializable(typeof(ChaosJson))]
 [JsonSerializable(typeof(FailoverJson))]

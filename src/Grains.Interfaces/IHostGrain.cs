@@ -71,6 +71,12 @@ public interface IHostGrain : IGrainWithStringKey
     [AlwaysInterleave, ResponseTimeout("00:00:35"), Alias("ExecInGuest")] Task<GuestExecResult> ExecInGuest(string vmId, IReadOnlyList<string> argv, TimeSpan timeout);
 
     /// <summary>
+    /// Removes a stopped real VM from the host, its run folder and disks with it (through the agent).
+    /// Refused while it runs or a backup holds it. Its backups stay in its catalog. Idempotent.
+    /// </summary>
+    [Alias("DeleteVm")] Task DeleteVm(string vmId);
+
+    /// <summary>
     /// A live backup takes a real, running VM (one job at a time; idempotent for the same job) and
     /// learns its disks. While held, the VM cannot be stopped: its point-in-time copy lives in its QEMU process.
     /// </summary>

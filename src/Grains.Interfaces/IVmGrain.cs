@@ -18,6 +18,9 @@ public interface IVmGrain : IGrainWithStringKey
 
     [Alias("Start")] Task<VmInfo> Start();
 
+    /// <summary>Deletes a stopped VM (its host forgets it; a real VM's disks go with it). Its backups stay. Idempotent.</summary>
+    [Alias("Delete")] Task Delete();
+
     [Alias("Stop")] Task<VmInfo> Stop();
 
     [Alias("GetInfo")] Task<VmInfo> GetInfo();

@@ -127,6 +127,8 @@ public sealed class GuestDiskGrain(
     private async Task RequireRunningAsync(string what)
     {
         var vm = await GrainFactory.GetGrain<IVmGrain>(VmId).GetInfo();
+        Rule.Require(vm.Driver == HostDriver.Model, "disk-real-guest",
+            $"VM {VmId} is a real guest: its disks are its own (write in it with 'hv vm exec {VmId} -- …'); hv disk {what.Split(' ')[0]} is for modelled guests.");
         Rule.Require(vm.Snapshot.Memory.Running, "vm-must-be-running", $"VM {VmId} is stopped, so its guest cannot {what}; start it with 'hv vm start'.");
     }
 

@@ -245,6 +245,22 @@ public sealed class HostGrain(
         return await _agent!.Exec(vmId, argv, timeout);   // AgentConnected: not null
     }
 
+    public async Task DeleteVm(string vmId)
+    {
+        RequireHost();
+        if (!Host.Vms.TryGetValue(vmId, out var vm)) return;
+        Rule.Require(IsReal, "vm-delete-real-only",
+            $"VM {vmId} is a modelled guest; deleting one is not supported yet (its disk grain and page blob would outlive it).");
+        Rule.Require(!vm.Memory.Running, "vm-must-be-stopped", $"VM {vmId} is running; stop it first: hv vm stop {vmId}.");
+        Rule.Require(vm.BackupJob is null, "vm-backup-running", $"VM {vmId} is being backed up by job {vm.BackupJob}.");
+        Rule.Require(AgentConnected, "agent-connected",
+            $"VM {vmId}'s disks are on host {HostId}'s agent, which has not synced for {AgentSilence.TotalSeconds:0} s; is it running? (infra/agent.sh status)");
+        await _agent!.RemoveVm(vmId);
+        await state.SaveAsync(Host with { Vms = Host.Vms.Remove(vmId) });
+        _guests.Remove(vmId);
+        logger.LogInformation("VM {VmId} deleted from host {HostId}", vmId, HostId);
+    }
+
     public async Task<VmDisks> AcquireBackup(string vmId, string jobId)
     {
         var vm = RequireVm(vmId);

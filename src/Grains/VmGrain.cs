@@ -56,6 +56,14 @@ public sealed class VmGrain([PersistentState("vm", GrainStorage.Name)] IPersiste
     public Task<VmInfo> Configure(VmConfigChange change) => Host().ConfigureVm(VmId, change);
     public Task<VmInfo> ReportDemand(int demandMb) => Host().ReportDemand(VmId, demandMb);
     public Task<VmInfo> Start() => Host().StartVm(VmId);
+
+    public async Task Delete()
+    {
+        if (!state.State.Exists) return;
+        await Host().DeleteVm(VmId);
+        await state.ClearStateAsync();
+        state.State = new VmState();
+    }
     public async Task<VmInfo> Stop()
     {
         var info = await Host().StopVm(VmId);

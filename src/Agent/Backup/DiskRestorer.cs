@@ -121,7 +121,8 @@ public sealed class DiskRestorer(ILogger logger)
         using (var file = File.OpenHandle(raw))
             if (RandomAccess.Read(file, magic, Ext4MagicOffset) < 2 || BinaryPrimitives.ReadUInt16LittleEndian(magic) != Ext4Magic) return "not ext4";
         var (code, output) = await ProcessRunner.RunAsync("e2fsck", ["-fn", raw], TimeSpan.FromMinutes(5));
-        string last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault()?.Trim() ?? "";
+        // Its summary ("data: 12/65536 files (0.0% non-contiguous), …"), not the version line it writes to stderr.
+        string last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.Contains(" files (", StringComparison.Ordinal))?.Trim() ?? "";
         return code == 0 ? $"clean: {last}" : $"e2fsck exit {code}: {output.Replace('\n', ' ')}";
     }
 }

@@ -112,6 +112,7 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
         {
             // Thawed at the limit with no copy started: nothing was captured, and the step is tried again.
             StopWatchdog(guest);
+            logger.LogWarning("VM {VmId}: backup {JobId}: {Message}", guest.VmId, request.JobId, e.Message);
             throw new IOException($"VM {guest.VmId}: {e.Message}", e);
         }
         catch (Exception e) when (!transacted && e is not QemuCommandException { Command: "transaction" })

@@ -15,7 +15,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
           hv vm create <vm> --host <host> --startup-mb N --min-mb N --max-mb N [--buffer-pct P] [--weight W]
                        [--disk-gb G]…                 a real VM's data disks (repeat for more; default one of 1 GB, ext4 on /data)
           hv vm set <vm> [--startup-mb N] [--min-mb N] [--max-mb N] [--buffer-pct P] [--weight W]
-          hv vm start <vm> | hv vm stop <vm>
+          hv vm start <vm> | hv vm stop <vm> | hv vm delete <vm>   (delete: a stopped real VM, disks and all)
           hv vm demand <vm> --mb N                    a modelled guest's demand (a real guest's comes from the guest)
           hv vm show <vm> [--json]
           hv vm exec <vm> [--timeout-s S] -- <command…>   run a command in a real guest (its guest agent); exits with its code
@@ -84,6 +84,7 @@ public sealed class HvCli(TextWriter output, TextWriter error)
         ("vm", "set") => VmShowing(line.Word(2, "vm id"), line.Json, Configure(line)),
         ("vm", "start") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Start()),
         ("vm", "stop") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.Stop()),
+        ("vm", "delete") => VmDelete(line.Word(2, "vm id")),
         ("vm", "demand") => VmShowing(line.Word(2, "vm id"), line.Json, Demand(line.RequiredMb("mb"))),
         ("vm", "show") => VmShowing(line.Word(2, "vm id"), line.Json, vm => vm.GetInfo()),
         ("vm", "exec") => VmExec(line.Word(2, "vm id"), line.Rest is { Count: > 0 } command ? command
@@ -123,6 +124,12 @@ public sealed class HvCli(TextWriter output, TextWriter error)
 
     private Func<IGrainFactory, Task> VmCreate(string vmId, string hostId, VmConfig config, VmDisks? disks, bool json) => async grains =>
         Print(await grains.GetGrain<IVmGrain>(vmId).Create(hostId, config, disks), json);
+
+    private Func<IGrainFactory, Task> VmDelete(string vmId) => async grains =>
+    {
+        await grains.GetGrain<IVmGrain>(vmId).Delete();
+        output.Write($"VM {vmId} deleted (its backups stay: hv backup list --vm {vmId})\n");
+    };
 
     private Func<IGrainFactory, Task> VmShowing(string vmId, bool json, Func<IVmGrain, Task<VmInfo>> call) => async grains =>
         Print(await call(grains.GetGrain<IVmGrain>(vmId)), json);

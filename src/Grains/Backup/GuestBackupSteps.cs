@@ -82,7 +82,7 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
             catch (AgentUnavailableException) { }
             if (!committed)
                 foreach (int disk in Enumerable.Range(0, vm.VmDisks?.Count ?? vm.Disks?.Count ?? 0))
-                    await disks.DiscardStagedAsync(vm.BackupId, disk);
+                    await disks.DiscardGuestDiskAsync(vm.BackupId, disk);
         }
         finally
         {
@@ -90,33 +90,42 @@ internal sealed class GuestBackupSteps(IGrainFactory grains, DiskStore disks, Ba
         }
     }
 
-    /// <summary>One round: the next chunks of the first disk not yet committed, or its commit; the catalog record once all are.</summary>
+    /// <summary>
+    /// One round: up to <see cref="ChunksPerRound"/> chunks, disk after disk, each disk committed as
+    /// soon as its last chunk is up, and the catalog record once all are (a small backup copies in one round).
+    /// </summary>
     private async Task<BackupVmProgress> CopyRoundAsync(BackupVmProgress vm)
     {
-        int i = vm.Disks!.ToList().FindIndex(d => d.Committed is null);
-        if (i >= 0)
+        var progress = vm.Disks!.ToList();
+        long copied = 0;
+        int budget = ChunksPerRound;
+        for (int i = 0; i < progress.Count && budget > 0; i++)
         {
-            var disk = vm.Disks![i];
+            var disk = progress[i];
+            if (disk.Committed is not null) continue;
             var data = await disks.SasAsync(disks.GuestData(vm.BackupId, disk.Index), BlobSasPermissions.Read | BlobSasPermissions.Write, SasLifetime);
-            DiskProgress next;
-            long copied = 0;
             if (disk.NextChunk < disk.Chunks)
             {
-                int count = Math.Min(ChunksPerRound, disk.Chunks - disk.NextChunk);
-                copied = await OnAgentAsync(vm, agent => agent.Upload(vm.VmId, new ChunkUpload(jobId, disk.Index, disk.NextChunk, count, data)));
-                next = disk with { NextChunk = disk.NextChunk + count };
+                int first = disk.NextChunk, count = Math.Min(budget, disk.Chunks - first);
+                copied += await OnAgentAsync(vm, agent => agent.Upload(vm.VmId, new ChunkUpload(jobId, disk.Index, first, count, data)));
+                (disk, budget) = (disk with { NextChunk = first + count }, budget - count);
             }
-            else
+            if (disk.NextChunk == disk.Chunks)
             {
                 var manifest = await disks.SasAsync(disks.GuestManifest(vm.BackupId, disk.Index), BlobSasPermissions.Read | BlobSasPermissions.Write | BlobSasPermissions.Create, SasLifetime);
-                next = disk with { Committed = await OnAgentAsync(vm, agent => agent.Commit(vm.VmId, new DiskCommit(jobId, vm.BackupId, disk.Index, data, manifest))) };
+                var committed = await OnAgentAsync(vm, agent => agent.Commit(vm.VmId, new DiskCommit(jobId, vm.BackupId, disk.Index, data, manifest)));
+                disk = disk with { Committed = committed };
             }
-            return vm with { Disks = [.. vm.Disks!.Select((d, j) => j == i ? next : d)], BytesCopied = vm.BytesCopied + copied };
+            progress[i] = disk;
         }
-        var committed = vm.Disks!.Select(d => d.Committed!).ToList();
-        string sha256 = DiskStore.GuestBackupSha256(committed);
+        vm = vm with { Disks = progress, BytesCopied = vm.BytesCopied + copied };
+        if (progress.Any(d => d.Committed is null)) return vm;
+
+        // Every disk committed in this round or before: the backup exists once the catalog records it.
+        var all = progress.Select(d => d.Committed!).ToList();
+        string sha256 = DiskStore.GuestBackupSha256(all);
         await grains.GetGrain<IBackupCatalogGrain>(vm.VmId).Add(new BackupRecord(vm.BackupId, vm.VmId, jobId, DateTime.UtcNow, vm.Consistency,
-            vm.ParentBackupId, vm.DiskBytes, null, committed.Sum(d => d.DataBytes), sha256, vm.HostId, vm.Config!, committed, vm.VmDisks, vm.Bitmap, vm.Note));
+            vm.ParentBackupId, vm.DiskBytes, null, all.Sum(d => d.DataBytes), sha256, vm.HostId, vm.Config!, all, vm.VmDisks, vm.Bitmap, vm.Note));
         return vm with { Step = BackupStep.Copy, Sha256 = sha256 };
     }
 

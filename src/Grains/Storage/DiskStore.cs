@@ -171,7 +171,16 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
     /// </summary>
     public Task DiscardStagedAsync(string backupId) => DiscardStagedAsync(Backup(backupId));
 
-    public Task DiscardStagedAsync(string backupId, int disk) => DiscardStagedAsync(GuestData(backupId, disk));
+    /// <summary>
+    /// Removes what an unfinished backup of a real VM's disk wrote — staged blocks, a disk already
+    /// committed, its manifest — since no catalog record refers to any of it yet.
+    /// </summary>
+    public async Task DiscardGuestDiskAsync(string backupId, int disk)
+    {
+        await DiscardStagedAsync(GuestData(backupId, disk));
+        await GuestData(backupId, disk).DeleteIfExistsAsync();
+        await GuestManifest(backupId, disk).DeleteIfExistsAsync();
+    }
 
     private static async Task DiscardStagedAsync(BlockBlobClient blob)
     {

@@ -19,7 +19,7 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
     private static readonly Dictionary<string, string> SlowSteps = new()
     {
         // A pause before every step, and one with the guest frozen: room to kill a process in each.
-        ["Hv__Backup__StepDelay"] = "00:00:01.5",
+        ["Hv__Backup__StepDelay"] = "00:00:01",
         ["Hv__Backup__ResumePeriod"] = "00:00:05",
     };
 
@@ -55,7 +55,7 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
                 {
                     await Eventually.WaitForAsync(() => hv.JsonAsync("backup", "show", job), j => j.GetProperty("vms")[0].GetProperty("step").GetString() == step,
                         $"job {job} at {step}", seconds: 60);
-                    await Task.Delay(TimeSpan.FromSeconds(1.6));   // past the pause before the step: in it
+                    await Task.Delay(TimeSpan.FromSeconds(1.1));   // past the pause before the step: in it
                 }
                 if (victim == "agent")
                 {
@@ -82,6 +82,23 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
             }
             Assert.True(agent.Count("left frozen by an earlier agent: thawed") >= 1, "the restarted agent never found its guest frozen");
 
+            // A cancelled backup gives back its change tracking: what it had captured is in the next incremental.
+            await Guest(hv, "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=500 conv=fsync");
+            await hv.OkAsync("backup", "start", "k", "--job", "kc", "--incremental");
+            // Captured (the guest thawed, its copy made by QEMU), not yet committed: the job stops before its Copy.
+            await Eventually.WaitForAsync(() => hv.JsonAsync("backup", "show", "kc"), j => j.GetProperty("vms")[0].GetProperty("step").GetString() == "Snapshot",
+                "job kc past its capture", seconds: 60);
+            await hv.OkAsync("backup", "cancel", "kc");
+            var cancelled = await hv.JsonAsync("backup", "show", "kc", "--wait", "60");
+            Assert.True(cancelled.GetProperty("state").GetString() == "Cancelled", cancelled.ToString());
+            await hv.OkAsync("backup", "start", "k", "--job", "kafter", "--incremental");
+            var after = await hv.JsonAsync("backup", "show", "kafter", "--wait", "80");
+            Assert.True(after.GetProperty("state").GetString() == "Completed", after.ToString());
+            Assert.Equal($"k@{jobs[^1]}", after.GetProperty("vms")[0].GetProperty("parentBackupId").GetString());
+            Assert.True(after.GetProperty("vms")[0].GetProperty("disks")[1].GetProperty("dataBytes").GetInt64() >= 128 << 10,
+                $"the incremental after the cancelled one misses the change it had captured: {after}");
+            jobs.Add("kafter");
+
             // Nothing left: no temporary file on the host, no uncommitted block on backup media.
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(agent.RunDirectory, "k", "backup")));
             var container = new BlobContainerClient(azurite.ConnectionString, "hv-backups");
@@ -91,6 +108,10 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
                     var blocks = (await container.GetBlockBlobClient($"{cluster.Id}/k@{job}.disk{disk}").GetBlockListAsync(BlockListTypes.Uncommitted)).Value;
                     Assert.Empty(blocks.UncommittedBlocks);
                 }
+            // The cancelled job's blobs are gone, committed or not.
+            var left = new List<string>();
+            await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.Uncommitted, $"{cluster.Id}/k@kc.", CancellationToken.None)) left.Add(blob.Name);
+            Assert.Empty(left);
 
             // The whole chain restores byte-identical (the raw disk, which nothing wrote since the last backup).
             string rawSha = await GuestShell.HostImageSha256Async(Path.Combine(agent.RunDirectory, "k", "disk1.qcow2"));
@@ -107,6 +128,43 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
         finally
         {
             await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_guest_is_never_frozen_past_the_freeze_limit_and_a_job_that_cannot_capture_gives_up()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var hv = new HvConsole(cluster);
+        await using var silo = await SiloProcess.StartAsync(cluster, new Dictionary<string, string> { ["Hv__Backup__MaxStepAttempts"] = "2" });
+        // Held frozen for 30 s by the agent's failure-test setting: only the 2 s limit can thaw it in time.
+        await using var agent = await AgentProcess.StartAsync(cluster, "rw1", memoryMb: 1024,
+            new Dictionary<string, string> { ["Hv__Agent__HoldWhileFrozen"] = "00:00:30", ["Hv__Agent__FreezeLimit"] = "00:00:02" });
+        try
+        {
+            await hv.OkAsync("vm", "create", "w", "--host", "rw1", "--startup-mb", "512", "--min-mb", "256", "--max-mb", "768");
+            await hv.OkAsync("vm", "start", "w");
+            await GuestShell.RunningAsync(hv, "w");
+            await hv.OkAsync("backup", "start", "w", "--job", "wd");
+            await Eventually.WaitForAsync(() => Task.FromResult(agent.Count("holding it frozen")), c => c > 0, "the guest frozen", seconds: 60);
+            // A write issued while frozen goes through once thawed: within the exec's 10 s, not the 30 s hold.
+            var (code, _, stderr) = await hv.RunAsync("vm", "exec", "w", "--timeout-s", "10", "--", "sh", "-c", "echo x > /data/x && sync");
+            Assert.True(code == 0, $"a write while the guest was held frozen: exit {code}, {stderr}");
+
+            var failed = await hv.JsonAsync("backup", "show", "wd", "--wait", "80");
+            var vm = failed.GetProperty("vms")[0];
+            Assert.True(failed.GetProperty("state").GetString() == "Failed", failed.ToString());
+            Assert.Contains("limit", vm.GetProperty("error").GetString());
+            Assert.True(agent.Count("frozen for its 2 s limit") >= 2, "the limit did not end both attempts");
+            (code, _, stderr) = await hv.RunAsync("vm", "exec", "w", "--timeout-s", "10", "--", "sh", "-c", "echo y > /data/y && sync");
+            Assert.True(code == 0, $"a write after the job gave up: exit {code}, {stderr}");
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(agent.RunDirectory, "w", "backup")));
+        }
+        catch
+        {
+            log.WriteLine(agent.Output);
+            log.WriteLine(silo.Output);
+            throw;
         }
     }
 

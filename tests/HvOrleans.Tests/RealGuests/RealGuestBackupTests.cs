@@ -102,6 +102,16 @@ public sealed class RealGuestBackupTests(AzuriteFixture azurite, ITestOutputHelp
             Assert.Equal(beforeSha, await Sha256InGuestAsync(hv, "r2", "/data/before"));
             Assert.Contains("written-after-the-thaw", await Guest(hv, "r2", "cat /data/after"));
 
+            // SureBackup: restored into a scratch VM, checked, booted, /data read in the guest, and the scratch VM gone.
+            var booted = await hv.JsonAsync("backup", "verify", "src@inc2", "--boot");
+            log.WriteLine($"verify --boot: {booted}");
+            Assert.True(booted.GetProperty("ok").GetBoolean(), booted.ToString());
+            Assert.StartsWith("/data mounted", booted.GetProperty("guestCheck").GetString());
+            string scratch = booted.GetProperty("scratchVm").GetString()!;
+            Assert.False(Directory.Exists(Path.Combine(agent.RunDirectory, scratch)), $"{scratch}'s run folder is still there");
+            var (code, _, stderr) = await hv.RunAsync("vm", "show", scratch);
+            Assert.True(code != 0 && stderr.Contains("vm-must-exist"), $"the scratch VM {scratch} still exists: exit {code}, {stderr}");
+
             // Nothing of the jobs is left on the host: no temporary copy, no stray change tracking, no uncommitted block.
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(agent.RunDirectory, "src", "backup")));
         }
