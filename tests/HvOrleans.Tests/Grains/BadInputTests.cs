@@ -113,6 +113,66 @@ public sealed class BadInputTests(MemoryClusterFixture fixture) : IClassFixture<
         Assert.Equal(1, (await hostGrain.GetInfo()).AssignedMbByVm.Count(e => e.Value > 0));
     }
 
+    public static TheoryData<int[], string> BadDisks => new()
+    {
+        { [], "disks-1-to-8" },
+        { [1, 1, 1, 1, 1, 1, 1, 1, 1], "disks-1-to-8" },
+        { [0], "disk-1-to-1024-gb" },
+        { [1, -4], "disk-1-to-1024-gb" },
+        { [1025], "disk-1-to-1024-gb" },
+        { [int.MaxValue], "disk-1-to-1024-gb" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadDisks))]
+    public async Task Data_disks_out_of_range_are_refused_and_no_vm_is_created(int[] sizesGb, string rule)
+    {
+        string host = $"disks-{_run}", vm = $"disks-vm-{_run}";
+        await _grains.GetGrain<IHostGrain>(host).RegisterAgent(new AgentRegistration(8192, 1024, "tcg", "m1"));
+        Assert.Equal(rule, await RuleOf(() => _grains.GetGrain<IVmGrain>(vm).Create(host, new VmConfig(1024, 512, 2048), new VmDisks(sizesGb))));
+        Assert.Empty((await _grains.GetGrain<IHostGrain>(host).GetInfo()).AssignedMbByVm);
+        Assert.Equal("vm-must-exist", await RuleOf(() => _grains.GetGrain<IVmGrain>(vm).GetInfo()));
+    }
+
+    [Fact]
+    public async Task A_real_vms_disks_backups_and_deletion_are_refused_in_the_wrong_state_and_change_nothing()
+    {
+        string real = $"real-{_run}", model = $"model-{_run}", vm = $"real-vm-{_run}", modelled = $"model-vm-{_run}";
+        var host = _grains.GetGrain<IHostGrain>(real);
+        await host.RegisterAgent(new AgentRegistration(8192, 1024, "tcg", "m1"));
+        await _grains.GetGrain<IHostGrain>(model).Add(8192, 1024);
+        var config = new VmConfig(1024, 512, 2048);
+        var created = await _grains.GetGrain<IVmGrain>(vm).Create(real, config, new VmDisks([1, 4]));
+        // The same VM with other disks is another VM.
+        Assert.Equal("vm-exists", await RuleOf(() => _grains.GetGrain<IVmGrain>(vm).Create(real, config, new VmDisks([1]))));
+        // A real VM's disks are the guest's own: hv disk write is for modelled guests.
+        Assert.Equal("disk-real-guest", await RuleOf(() => _grains.GetGrain<IGuestDiskGrain>(vm).Write(new DiskWrite(0, 512, 1))));
+        // A real VM is backed up live: a stopped one is refused, and the refused job leaves nothing.
+        Assert.Equal("vm-must-be-running", await RuleOf(() => _grains.GetGrain<IBackupJobGrain>($"off-{_run}").Start([vm], false)));
+        Assert.Equal("backup-job-must-exist", await RuleOf(() => _grains.GetGrain<IBackupJobGrain>($"off-{_run}").GetInfo()));
+        await _grains.GetGrain<IVmGrain>(modelled).Create(model, config);
+        Assert.Equal("vm-real-guest", await RuleOf(() => _grains.GetGrain<IHostGrain>(model).AcquireBackup(modelled, "j0")));
+
+        // Held by a backup: not stopped, not taken by another job; let go, it stops.
+        await _grains.GetGrain<IVmGrain>(vm).Start();
+        Assert.Equal(new VmDisks([1, 4]), await host.AcquireBackup(vm, "j1"));
+        Assert.Equal(new VmDisks([1, 4]), await host.AcquireBackup(vm, "j1"));   // the same job again
+        Assert.Equal("vm-backup-running", await RuleOf(() => host.AcquireBackup(vm, "j2")));
+        Assert.Equal("vm-backup-running", await RuleOf(() => _grains.GetGrain<IVmGrain>(vm).Stop()));
+        Assert.Equal("Running", (await _grains.GetGrain<IVmGrain>(vm).GetInfo()).State);
+        await host.ReleaseBackup(vm, "j2");   // not the holder: no effect
+        Assert.Equal("vm-backup-running", await RuleOf(() => _grains.GetGrain<IVmGrain>(vm).Stop()));
+        await host.ReleaseBackup(vm, "j1");
+
+        // Deletion: not while it runs, not without the agent that holds its disks, never a modelled VM.
+        Assert.Equal("vm-must-be-stopped", await RuleOf(() => _grains.GetGrain<IVmGrain>(vm).Delete()));
+        await _grains.GetGrain<IVmGrain>(vm).Stop();
+        Assert.Equal("agent-connected", await RuleOf(() => _grains.GetGrain<IVmGrain>(vm).Delete()));
+        Assert.Equal(created.Snapshot with { Memory = VmMemory.Stopped }, (await _grains.GetGrain<IVmGrain>(vm).GetInfo()).Snapshot with { Memory = VmMemory.Stopped });
+        Assert.Equal("vm-delete-real-only", await RuleOf(() => _grains.GetGrain<IVmGrain>(modelled).Delete()));
+        Assert.Equal(model, await _grains.GetGrain<IVmGrain>(modelled).GetHostId());
+    }
+
     [Fact]
     public void An_empty_id_never_leaves_the_client() =>
         Assert.Throws<ArgumentException>(() => _grains.GetGrain<IHostGrain>(""));
