@@ -39,8 +39,13 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
         int kills = line.OptionalInt("kills") ?? 10, seed = line.OptionalInt("seed") ?? 1;
         if (kills is < 1 or > 1000) throw new UsageException($"--kills is 1..1000; got {kills}.");
         int? doubleAfterMs = line.OptionalInt("double-after-ms") is null ? null : line.IntIn("double-after-ms", 0, 60_000);
+        int? pauseStorageMs = line.OptionalInt("pause-storage-ms") is null ? null : line.IntIn("pause-storage-ms", 1, 120_000);
         bool json = line.Json;
-        return async (grains, _) => { await new FailoverProbe(output, error) { DoubleAfterMs = doubleAfterMs }.RunAsync(grains, kills, seed, json); return true; };
+        return async (grains, _) =>
+        {
+            await new FailoverProbe(output, error) { DoubleAfterMs = doubleAfterMs, PauseStorageMs = pauseStorageMs }.RunAsync(grains, kills, seed, json);
+            return true;
+        };
     }
 
     /// <summary>
@@ -48,6 +53,21 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
     /// a second silo is SIGKILLed; the figures are then the second silo's grains'.
     /// </summary>
     public int? DoubleAfterMs { get; init; }
+
+    /// <summary>
+    /// Azurite SIGSTOPped for this long from the (second) kill on: a failure while storage is away, as
+    /// the chaos nemesis makes it. The membership table cannot be written meanwhile, so no death can be declared.
+    /// </summary>
+    public int? PauseStorageMs { get; init; }
+
+    /// <summary>Azurite (infra/cluster.sh recorded its pid) stopped for <paramref name="ms"/>, then continued.</summary>
+    private static async Task PauseStorageAsync(string home, int ms)
+    {
+        int pid = int.Parse(File.ReadAllText(Path.Combine(home, "azurite.pid")).Trim());
+        Process.Start("kill", ["-STOP", $"{pid}"])!.WaitForExit();
+        try { await Task.Delay(ms); }
+        finally { Process.Start("kill", ["-CONT", $"{pid}"])!.WaitForExit(); }
+    }
 
     /// <summary>SIGKILL of silo <paramref name="silo"/>, by the pid infra/cluster.sh recorded.</summary>
     private static void Kill(string home, int silo) =>
@@ -114,7 +134,9 @@ public sealed class FailoverProbe(TextWriter output, TextWriter error)
                 await Task.Delay(afterMs);
                 error.WriteLine($"kill {k + 1}/{kills}: silo {first0} killed and restarting; {afterMs} ms later silo {victim}:");
             }
+            var pause = PauseStorageMs is { } pauseMs ? PauseStorageAsync(home, pauseMs) : Task.CompletedTask;
             var answered = await KillAndTimeAsync(grains, home, victim, port, moved);
+            await pause;
             first.Add(answered.Min());
             last.Add(answered.Max());
             error.WriteLine($"kill {k + 1}/{kills}: silo {victim} (port {port}, {moved.Count} probes): first moved grain answered after {answered.Min():F0} ms, all after {answered.Max():F0} ms");

@@ -35,9 +35,9 @@ public static partial class Program
 {
     public const string Usage = """
           hv chaos run [--minutes M] [--seed S] [--audit DIR] [--json]  the chaos workload (infra/chaos.sh runs it beside its nemesis)
-          hv cluster failover [--kills K] [--seed S] [--double-after-ms D] [--json]
+          hv cluster failover [--kills K] [--seed S] [--double-after-ms D] [--pause-storage-ms P] [--json]
                                   SIGKILL random silos of the local cluster, time failover (D: a second kill D ms after
-                                  the first silo's restart began, while it joins)
+                                  the first silo's restart began, while it joins; P: Azurite SIGSTOPped for P ms from the kill on)
           hv backup bench [--vms 20] [--rounds 2] [--json]   HvOrleans vs a plain SDK copy of the same disks
           hv guest bench --host H [--steps 20] [--json]     real-guest latencies on an agent's host: boot, hot-add, balloon
           hv guest backup-bench --host H [--backups 20] [--data-mb 200] [--disk-gb 4] [--run-dir DIR] [--json]

@@ -45,6 +45,8 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
             files.Write(files.Capture, new CaptureRecord(redone, guest.Pid));
             return redone;
         }
+        if (await SweepAsync(guest, files, request.ParentBitmap, disks, cancellationToken))
+            disks = await QueryDisksAsync(guest, cancellationToken);
 
         Directory.CreateDirectory(files.Folder);
         foreach (var d in disks)
@@ -219,6 +221,50 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(manifest, Json);
         await new Azure.Storage.Blobs.BlobClient(commit.Manifest).UploadAsync(new BinaryData(json), overwrite: true, cancellationToken);
         return new DiskBackup(commit.Disk, map.SizeBytes, map.Incremental, map.DataBytes, map.Chunks, Convert.ToHexStringLower(SHA256.HashData(json)), map.TrackedBytes);
+    }
+
+    /// <summary>
+    /// One job holds a VM at a time, so whatever another job left on the guest — block jobs, nodes,
+    /// files, change tracking — is from one that ended while no agent could clean up (its agent was
+    /// away). It goes now; a bitmap it started is merged into the parent's, which records again, so the
+    /// changes it tracked stay tracked. True when the guest's bitmaps changed.
+    /// </summary>
+    private async Task<bool> SweepAsync(QemuGuest guest, JobFiles files, string? parentBitmap, List<GuestDisk> disks, CancellationToken cancellationToken)
+    {
+        var ours = Enumerable.Range(0, disks.Count).SelectMany(i => new[] { files.Node(i), files.Job(i) }).ToHashSet(StringComparer.Ordinal);
+        foreach (var job in (await guest.Qmp.ExecuteAsync("query-jobs", null, cancellationToken)).EnumerateArray()
+                     .Select(j => j.GetProperty("id").GetString()!).Where(id => id.StartsWith("hvj", StringComparison.Ordinal) && !ours.Contains(id)))
+        {
+            await QmpTolerantAsync(guest, "job-cancel", new JsonObject { ["id"] = job, ["force"] = true }, "", cancellationToken);
+            await QmpTolerantAsync(guest, "job-dismiss", new JsonObject { ["id"] = job }, "", cancellationToken);
+        }
+        foreach (var node in (await guest.Qmp.ExecuteAsync("query-named-block-nodes", new JsonObject { ["flat"] = true }, cancellationToken)).EnumerateArray()
+                     .Select(n => n.GetProperty("node-name").GetString()!).Where(n => n.StartsWith("hvb", StringComparison.Ordinal) && !ours.Contains(n)).Distinct())
+            await QmpTolerantAsync(guest, "blockdev-del", new JsonObject { ["node-name"] = node }, "", cancellationToken);
+        if (Directory.Exists(files.Folder))
+            foreach (var stale in Directory.EnumerateFiles(files.Folder).Where(f => !Path.GetFileName(f).StartsWith(files.Tag, StringComparison.Ordinal)))
+                File.Delete(stale);
+
+        var actions = new JsonArray();
+        foreach (var d in disks)
+        {
+            string drive = QemuGuest.DriveId(d.Index);
+            var stale = d.Bitmaps.Where(b => b.Key.StartsWith(BitmapPrefix, StringComparison.Ordinal) && b.Key != parentBitmap).ToList();
+            if (parentBitmap is not null && d.Bitmaps.TryGetValue(parentBitmap, out var parent) && !parent.Inconsistent)
+            {
+                var merged = stale.Where(b => !b.Value.Inconsistent).Select(b => (JsonNode)JsonValue.Create(b.Key)!).ToArray();
+                if (merged.Length > 0)
+                    actions.Add(Action("block-dirty-bitmap-merge", new JsonObject { ["node"] = drive, ["target"] = parentBitmap, ["bitmaps"] = new JsonArray(merged) }));
+                if (!parent.Recording) actions.Add(Action("block-dirty-bitmap-enable", new JsonObject { ["node"] = drive, ["name"] = parentBitmap }));
+            }
+            foreach (var (name, _) in stale)
+                actions.Add(Action("block-dirty-bitmap-remove", new JsonObject { ["node"] = drive, ["name"] = name }));
+        }
+        if (actions.Count == 0) return false;
+        logger.LogWarning("VM {VmId}: change tracking left by a job that ended without its agent ({Actions} actions): merged into {Parent}",
+            guest.VmId, actions.Count, parentBitmap ?? "(none: the next backup is full)");
+        await guest.Qmp.ExecuteAsync("transaction", new JsonObject { ["actions"] = actions }, cancellationToken);
+        return true;
     }
 
     /// <summary>Ends a job on a guest, whatever it reached; safe to repeat, and on a guest that is gone (only files then).</summary>

@@ -53,6 +53,7 @@ public sealed class DrillCommandLineTests
     [InlineData("--minutes is a positive number; got 'ten'.", "chaos", "run", "--minutes", "ten")]
     [InlineData("--kills is 1..1000; got 0.", "cluster", "failover", "--kills", "0")]
     [InlineData("--double-after-ms must be 0..60000; got -5.", "cluster", "failover", "--double-after-ms", "-5")]
+    [InlineData("--pause-storage-ms must be 1..120000; got 0.", "cluster", "failover", "--pause-storage-ms", "0")]
     [InlineData("--vms is 1..200 and --rounds 1..100; got 0 and 2.", "backup", "bench", "--vms", "0")]
     [InlineData("--vms must be a whole number (at most 2147483647); got '1e9'.", "backup", "bench", "--vms", "1e9")]
     public void A_bad_drill_argument_is_a_usage_error(string message, params string[] args)
