@@ -7,6 +7,7 @@
 #   infra/cluster.sh status                     what is running
 #   infra/cluster.sh kill <i> | restart <i>     SIGKILL silo i / start it again as a fresh process
 # State (Azurite data, logs, pids, cluster.json for hv) lives in $HV_HOME (default ~/.hvorleans).
+# Silo i serves http://127.0.0.1:$HV_WEB_PORT_BASE+i (default 8080+i): /healthz and Prometheus /metrics.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -22,6 +23,7 @@ port_setting() { # name default
 PORT_BASE="$(port_setting HV_AZURITE_PORT_BASE 10100)"
 BLOB=$PORT_BASE QUEUE=$((PORT_BASE + 1)) TABLE=$((PORT_BASE + 2))
 SILO_PORT_BASE="$(port_setting HV_SILO_PORT_BASE 11111)" GATEWAY_PORT_BASE="$(port_setting HV_GATEWAY_PORT_BASE 30000)"
+WEB_PORT_BASE="$(port_setting HV_WEB_PORT_BASE 8080)"
 CONN="$(hv_connection_string $BLOB $QUEUE $TABLE)"
 
 pid_of() { cat "$HV_HOME/$1.pid" 2>/dev/null || true; }
@@ -43,8 +45,9 @@ start_silo() { # index
   if hv_alive "$(pid_of silo-$i)"; then return; fi
   # Appended, not truncated: the log of the life before a kill is what explains it.
   printf '=== silo %s starting at %s\n' "$i" "$(date -u +%FT%T.%3NZ)" >> "$HV_HOME/silo-$i.log"
-  hv_log "starting silo $i (silo port $((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)); log $HV_HOME/silo-$i.log)"
+  hv_log "starting silo $i (silo port $((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)), web http://127.0.0.1:$((WEB_PORT_BASE + i)); log $HV_HOME/silo-$i.log)"
   tls_env silo env Hv__Storage=Azure Hv__ConnectionString="$CONN" Hv__SiloPort=$((SILO_PORT_BASE + i)) Hv__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
+    Hv__Web__Port=$((WEB_PORT_BASE + i)) \
     setsid dotnet "$HV_BIN_SILO" --contentRoot "$(dirname "$HV_BIN_SILO")" >> "$HV_HOME/silo-$i.log" 2>&1 < /dev/null &
   echo $! > "$HV_HOME/silo-$i.pid"
 }
@@ -120,7 +123,7 @@ cmd_up() {
     rm -f "$HV_HOME/tls.on"
   fi
   start_azurite
-  printf 'HV_AZURITE_PORT_BASE=%s\nHV_SILO_PORT_BASE=%s\nHV_GATEWAY_PORT_BASE=%s\n' "$PORT_BASE" "$SILO_PORT_BASE" "$GATEWAY_PORT_BASE" > "$HV_HOME/ports.env"
+  printf 'HV_AZURITE_PORT_BASE=%s\nHV_SILO_PORT_BASE=%s\nHV_GATEWAY_PORT_BASE=%s\nHV_WEB_PORT_BASE=%s\n' "$PORT_BASE" "$SILO_PORT_BASE" "$GATEWAY_PORT_BASE" "$WEB_PORT_BASE" > "$HV_HOME/ports.env"
   write_client_config
   for i in $(seq 0 $((silos - 1))); do start_silo "$i"; done
   wait_for_cluster
@@ -130,7 +133,7 @@ cmd_up() {
 cmd_status() {
   printf 'azurite  %s\n' "$(hv_alive "$(pid_of azurite)" && echo "running (pid $(pid_of azurite))" || echo stopped)"
   for i in $(silo_indexes); do
-    printf 'silo-%s   %s\n' "$i" "$(hv_alive "$(pid_of silo-$i)" && echo "running (pid $(pid_of silo-$i))" || echo dead)"
+    printf 'silo-%s   %s\n' "$i" "$(hv_alive "$(pid_of silo-$i)" && echo "running (pid $(pid_of silo-$i)), http://127.0.0.1:$((WEB_PORT_BASE + i))/healthz and /metrics" || echo dead)"
   done
 }
 
@@ -141,7 +144,7 @@ silo_index() { # value
     { hv_log "no silo $1 in $HV_HOME (infra/cluster.sh status lists them)"; exit 2; }
 }
 
-usage() { sed -n '2,10p' "$0"; exit 2; }
+usage() { sed -n '2,11p' "$0"; exit 2; }
 hv_ensure_packages jq:jq
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;

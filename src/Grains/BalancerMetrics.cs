@@ -8,13 +8,16 @@ internal static class BalancerMetrics
     private static readonly Meter Meter = new("HvOrleans.Balancer");
     private static readonly Counter<long> Passes = Meter.CreateCounter<long>("hv.balancer.passes");
     private static readonly Counter<long> Resizes = Meter.CreateCounter<long>("hv.balancer.resizes");
-    private static readonly Counter<long> HotAdded = Meter.CreateCounter<long>("hv.balancer.hot_added", "MB");
-    private static readonly Counter<long> Ballooned = Meter.CreateCounter<long>("hv.balancer.ballooned", "MB");
-    private static readonly Counter<long> Unballooned = Meter.CreateCounter<long>("hv.balancer.unballooned", "MB");
+    private static readonly Counter<long> HotAdded = Meter.CreateCounter<long>("hv.balancer.hot_added", "MBy");
+    private static readonly Counter<long> Ballooned = Meter.CreateCounter<long>("hv.balancer.ballooned", "MBy");
+    private static readonly Counter<long> Unballooned = Meter.CreateCounter<long>("hv.balancer.unballooned", "MBy");
+    private static readonly Histogram<double> PassDuration = Meter.CreateHistogram<double>("hv.balancer.pass.duration", "ms",
+        "The balancing decision of one call (its converging passes), without the write that may follow");
 
-    public static void RecordPass(IReadOnlyList<VmResize> applied)
+    public static void RecordPass(IReadOnlyList<VmResize> applied, TimeSpan decided)
     {
         Passes.Add(1);
+        PassDuration.Record(decided.TotalMilliseconds);
         if (applied.Count == 0) return;
         Resizes.Add(applied.Count);
         foreach (var r in applied)

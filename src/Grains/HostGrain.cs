@@ -4,7 +4,7 @@ namespace HvOrleans.Grains;
 
 public sealed class HostGrain(
     [PersistentState("host", GrainStorage.Name)] IPersistentState<HostState> state,
-    ILogger<HostGrain> logger) : Grain, IHostGrain
+    ILogger<HostGrain> logger) : Grain, IHostGrain, IIncomingGrainCallFilter
 {
     public const int DefaultReserveMb = 1024;
     private const int LargestHostMb = 64 * 1_048_576;
@@ -29,7 +29,21 @@ public sealed class HostGrain(
     /// <summary>A host that exists always has its balancer running: whoever activates the host heals a balancer that was lost.</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        HostMetrics.Publish(HostId, Host);
         if (Host.Exists) _ = WakeBalancerAsync();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>After every call, on the grain's turn: the host's figures for the silo's metrics.</summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        try { await context.Invoke(); }
+        finally { HostMetrics.Publish(HostId, Host); }
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        HostMetrics.Unregister(HostId);
         return Task.CompletedTask;
     }
 
@@ -289,9 +303,11 @@ public sealed class HostGrain(
 
     private async Task<BalancingReport> BalanceAsync(IBalancingPolicy policy, int maxPasses)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var resizes = BalancingPass.Converge(policy, Host.CapacityMb, Host.Balancing(), maxPasses);
+        var decided = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         if (resizes.Count > 0) await SaveWithinCapacityAsync(Host.WithMemories(resizes));
-        BalancerMetrics.RecordPass(resizes);
+        BalancerMetrics.RecordPass(resizes, decided);
         return new BalancingReport(HostId, Host.CapacityMb, Host.AssignedMb, resizes);
     }
 

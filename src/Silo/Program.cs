@@ -1,10 +1,19 @@
+using System.Net;
 using HvOrleans.Silo.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 
-var builder = Host.CreateApplicationBuilder(args);
+HvSiloOptions.WebOptions web;
 try
 {
-    builder.UseOrleans(silo => silo.AddHvSilo(builder.Configuration));
+    // Read once before choosing the host: a silo without a web port starts no web server at all
+    // (Kestrel with no endpoint would listen on :5000).
+    web = HvSiloOptions.Bind(new ConfigurationBuilder()
+        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+        .AddEnvironmentVariables().AddCommandLine(args).Build()).Web;
 }
 catch (OptionsValidationException e)
 {
@@ -12,5 +21,24 @@ catch (OptionsValidationException e)
     Console.Error.WriteLine($"HvOrleans silo: configuration refused: {string.Join("; ", e.Failures)}");
     return 2;
 }
-await builder.Build().RunAsync();
+
+if (web.Port == 0)
+{
+    var builder = Host.CreateApplicationBuilder(args);
+    builder.UseOrleans(silo => silo.AddHvSilo(builder.Configuration));
+    await builder.Build().RunAsync();
+}
+else
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.UseOrleans(silo => silo.AddHvSilo(builder.Configuration));
+    builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Parse(web.Address), web.Port));
+    builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter("HvOrleans.*").AddPrometheusExporter());
+    var app = builder.Build();
+    app.MapGet("/healthz", (ISiloStatusOracle silo) => silo.CurrentStatus == SiloStatus.Active
+        ? Results.Text($"Active {silo.SiloAddress}\n")
+        : Results.Text($"{silo.CurrentStatus} {silo.SiloAddress}\n", statusCode: StatusCodes.Status503ServiceUnavailable));
+    app.MapPrometheusScrapingEndpoint("/metrics");
+    await app.RunAsync();
+}
 return 0;

@@ -137,8 +137,10 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
                 Tracked(captured.FirstOrDefault(c => c.Index == d.Index) ?? d, request.ParentBitmap))).ToList(),
             notes.Count == 0 ? null : string.Join("; ", notes));
         files.Write(files.Capture, new CaptureRecord(capture, guest.Pid));
-        logger.LogInformation("VM {VmId}: backup {JobId} captured {Disks} disk(s), {Consistency}; frozen {WindowMs:0.0} ms (freeze {FreezeMs:0.0}, transaction {TransactionMs:0.0}, thaw {ThawMs:0.0})",
-            guest.VmId, request.JobId, disks.Count, consistency, capture.FreezeWindowMs,
+        logger.LogInformation("VM {VmId}: backup {JobId} captured {Disks} disk(s) ({Tracked}), {Consistency}; frozen {WindowMs:0.0} ms (freeze {FreezeMs:0.0}, transaction {TransactionMs:0.0}, thaw {ThawMs:0.0})",
+            guest.VmId, request.JobId, disks.Count,
+            string.Join(", ", capture.Disks.Select(d => d.Incremental ? $"disk {d.Index} incremental, {d.TrackedBytes} B tracked" : $"disk {d.Index} full")),
+            consistency, capture.FreezeWindowMs,
             times?.Freeze.TotalMilliseconds ?? 0, times?.Action.TotalMilliseconds ?? 0, times?.Thaw.TotalMilliseconds ?? 0);
         return capture;
     }
@@ -261,8 +263,10 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
                 actions.Add(Action("block-dirty-bitmap-remove", new JsonObject { ["node"] = drive, ["name"] = name }));
         }
         if (actions.Count == 0) return false;
-        logger.LogWarning("VM {VmId}: change tracking left by a job that ended without its agent ({Actions} actions): merged into {Parent}",
-            guest.VmId, actions.Count, parentBitmap ?? "(none: the next backup is full)");
+        logger.LogWarning("VM {VmId}: change tracking left by a job that ended without its agent ({Bitmaps}): merged into {Parent}",
+            guest.VmId, string.Join("; ", disks.Select(d => $"disk {d.Index}: " + string.Join(", ", d.Bitmaps.Select(b =>
+                $"{b.Key} {b.Value.DirtyBytes} B{(b.Value.Recording ? "" : " disabled")}{(b.Value.Inconsistent ? " inconsistent" : "")}")))),
+            parentBitmap ?? "(none: the next backup is full)");
         await guest.Qmp.ExecuteAsync("transaction", new JsonObject { ["actions"] = actions }, cancellationToken);
         return true;
     }

@@ -152,6 +152,7 @@ public sealed class BackupJobGrain(
             }
         }
         await state.SaveAsync(Job with { Vms = Job.Vms.SetItem(i, next) });
+        BackupMetrics.RecordStep(vm, next);
         return true;
     }
 
@@ -280,6 +281,7 @@ public sealed class BackupJobGrain(
     private async Task FinishAsync(JobState end)
     {
         await state.SaveAsync(Job with { State = end });
+        BackupMetrics.RecordJob(end);
         logger.LogInformation("Backup job {JobId} {State}", JobId, end);
         await StopRemindingAsync();
         _timer?.Dispose();

@@ -33,7 +33,20 @@ public sealed class HvSiloOptions : ClusterIdentityOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")] public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     [ValidateNested] public BalancerOptions Balancer { get; set; } = new();
+    [ValidateNested] public WebOptions Web { get; set; } = new();
     [ValidateNested] public BackupOptions Backup { get; set; } = new();
+
+    /// <summary>
+    /// The silo's web side (section <c>Hv:Web</c>): <c>/healthz</c> (200 once the silo is Active, else
+    /// 503) and <c>/metrics</c> (Prometheus text of the HvOrleans meters). Off unless a port is set;
+    /// infra/cluster.sh gives silo i port <c>HV_WEB_PORT_BASE</c> (8080) + i, on loopback.
+    /// </summary>
+    public sealed class WebOptions
+    {
+        /// <summary>0: no web side.</summary>
+        [Range(0, 65535)] public int Port { get; set; }
+        [Required, RegularExpression(@"^[0-9a-fA-F:.]+$")] public string Address { get; set; } = "127.0.0.1";
+    }
 
     public static HvSiloOptions Bind(IConfiguration configuration)
     {

@@ -70,9 +70,12 @@ public sealed class TlsTests(AzuriteFixture azurite, Xunit.Abstractions.ITestOut
             }, fiveSeconds.Token);
             await rogue.Grains.GetGrain<IHostGrain>("h1").GetInfo();
         });
-        // Not a slow or absent cluster: each attempt reached a silo, which cut the connection during the
-        // handshake (TLS 1.3: the client learns of its rejected certificate only as a closed connection).
-        Assert.Contains(seen.Errors, e => e.GetType().Name == "ConnectionAbortedException" && e.Message == "Underlying connection closed");
+        // Not a slow or absent cluster (that is a refused or timed-out connect): each attempt reached a silo,
+        // which cut the connection — TLS 1.3 tells the client of its rejected certificate only as a closed
+        // connection, seen during the handshake or, when the client's side had finished it, as the
+        // connection's preamble ending (a clean-clone run under load saw only the second).
+        Assert.Contains(seen.Errors, e => (e.GetType().Name == "ConnectionAbortedException" && e.Message == "Underlying connection closed")
+                                          || (e is InvalidOperationException && e.Message == "Connection terminated prematurely"));
         log.WriteLine($"refused: {refused.GetType().Name} after {seen.Errors.Count} failed handshakes; first: {seen.Errors.FirstOrDefault()?.Message}");
 
         // A silo with another CA's certificate cannot join: it cannot reach the members, so it stops.

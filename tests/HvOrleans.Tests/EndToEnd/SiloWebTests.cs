@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using HvOrleans.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace HvOrleans.Tests.EndToEnd;
+
+/// <summary>
+/// A silo process's web side (Hv:Web:Port): /healthz says Active, and /metrics serves the HvOrleans
+/// meters under the names the README documents, with the figures hv shows.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class SiloWebTests(AzuriteFixture azurite, ITestOutputHelper log)
+{
+    /// <summary>The Prometheus names the README's "Metrics" table lists.</summary>
+    public static readonly string[] DocumentedNames =
+    [
+        "hv_host_capacity_megabytes", "hv_host_assigned_megabytes", "hv_host_demand_megabytes",
+        "hv_vm_assigned_megabytes", "hv_vm_demand_megabytes", "hv_vm_pressure_percent",
+        "hv_balancer_passes_total", "hv_balancer_resizes_total", "hv_balancer_hot_added_megabytes_total",
+        "hv_balancer_pass_duration_milliseconds_bucket", "hv_storage_writes_total",
+    ];
+
+    [Fact]
+    public async Task A_silo_serves_its_health_and_the_documented_metrics_with_the_figures_hv_shows()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        int port = Repo.FreePort();
+        await using var silo = await SiloProcess.StartAsync(cluster, new Dictionary<string, string> { ["Hv__Web__Port"] = $"{port}" });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+
+        var health = await http.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.StartsWith("Active", await health.Content.ReadAsStringAsync());
+
+        var hv = new HvConsole(cluster);
+        await hv.OkAsync("host", "add", "web1", "--memory-mb", "8192", "--reserve-mb", "1024");
+        await hv.OkAsync("vm", "create", "webvm", "--host", "web1", "--startup-mb", "1024", "--min-mb", "512", "--max-mb", "4096");
+        await hv.OkAsync("vm", "start", "webvm");
+        await hv.OkAsync("vm", "demand", "webvm", "--mb", "2000");
+        await hv.OkAsync("balance", "web1");
+        var vm = await hv.JsonAsync("vm", "show", "webvm");
+
+        string metrics = await http.GetStringAsync("/metrics");
+        log.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("hv_", StringComparison.Ordinal))));
+        foreach (var name in DocumentedNames) Assert.Contains(name, metrics);
+        Assert.Equal(vm.GetProperty("assignedMb").GetInt32(), Value(metrics, "hv_vm_assigned_megabytes", "webvm"));
+        Assert.Equal(vm.GetProperty("demandMb").GetInt32(), Value(metrics, "hv_vm_demand_megabytes", "webvm"));
+        Assert.Equal(vm.GetProperty("pressure").GetInt32(), Value(metrics, "hv_vm_pressure_percent", "webvm"));
+        Assert.Equal(7168, Value(metrics, "hv_host_capacity_megabytes", "web1"));
+    }
+
+    /// <summary>The value of <paramref name="name"/>'s sample whose labels name <paramref name="id"/>.</summary>
+    private static int Value(string metrics, string name, string id)
+    {
+        var match = Regex.Match(metrics, $@"^{name}\{{[^}}]*""{Regex.Escape(id)}""[^}}]*\}} ([0-9.eE+-]+)", RegexOptions.Multiline);
+        Assert.True(match.Success, $"no {name} sample for {id}");
+        return (int)double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+}
