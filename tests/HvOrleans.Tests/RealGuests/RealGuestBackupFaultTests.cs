@@ -19,7 +19,7 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
     private static readonly Dictionary<string, string> SlowSteps = new()
     {
         // A pause before every step, and one with the guest frozen: room to kill a process in each.
-        ["Hv__Backup__StepDelay"] = "00:00:01",
+        ["Hv__Backup__StepDelay"] = "00:00:01.5",
         ["Hv__Backup__ResumePeriod"] = "00:00:05",
     };
 
@@ -55,7 +55,7 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
                 {
                     await Eventually.WaitForAsync(() => hv.JsonAsync("backup", "show", job), j => j.GetProperty("vms")[0].GetProperty("step").GetString() == step,
                         $"job {job} at {step}", seconds: 60);
-                    await Task.Delay(TimeSpan.FromSeconds(1.1));   // past the pause before the step: in it
+                    await Task.Delay(TimeSpan.FromSeconds(1.6));   // past the pause before the step: in it
                 }
                 if (victim == "agent")
                 {
