@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using HvOrleans.Agent.Qemu;
@@ -15,7 +14,6 @@ namespace HvOrleans.Agent.Backup;
 /// </summary>
 public sealed class DiskRestorer(ILogger logger)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private const int Ext4MagicOffset = 1080;
     private const ushort Ext4Magic = 0xEF53;
 
@@ -62,7 +60,7 @@ public sealed class DiskRestorer(ILogger logger)
         string manifestSha = Convert.ToHexStringLower(SHA256.HashData(manifestBytes));
         Rule.Require(manifestSha == layer.ManifestSha256, "restore-verify",
             $"Backup {layer.BackupId}'s manifest of disk {disk.Index} reads as sha256 {manifestSha}, not the recorded {layer.ManifestSha256}; nothing restored.");
-        var manifest = JsonSerializer.Deserialize<DiskManifest>(manifestBytes, Json)!;
+        var manifest = DiskManifest.Parse(manifestBytes);
         Rule.Require(manifest.SizeBytes == disk.SizeBytes, "restore-disk-size",
             $"Backup {layer.BackupId} holds disk {disk.Index} of {manifest.SizeBytes} bytes, not {disk.SizeBytes}.");
         var data = new BlobClient(layer.Data);

@@ -21,8 +21,6 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
 {
     private const string BitmapPrefix = "hv-";
     private const int UploadParallelism = 4;
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     /// <summary>Watchdogs of frozen guests, by VM.</summary>
     private readonly ConcurrentDictionary<string, FreezeWatchdog> _watchdogs = new(StringComparer.Ordinal);
 
@@ -220,7 +218,7 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
         var manifest = new DiskManifest(commit.BackupId, commit.Disk, map.SizeBytes, map.Incremental,
             map.Extents.Select(e => new ManifestExtent(e.Start, e.Length, e.Data)).ToList(),
             Enumerable.Range(0, map.Chunks).Select(c => hashes[c]).ToList());
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(manifest, Json);
+        byte[] json = manifest.ToUtf8Json();
         await new Azure.Storage.Blobs.BlobClient(commit.Manifest).UploadAsync(new BinaryData(json), overwrite: true, cancellationToken);
         return new DiskBackup(commit.Disk, map.SizeBytes, map.Incremental, map.DataBytes, map.Chunks, Convert.ToHexStringLower(SHA256.HashData(json)), map.TrackedBytes);
     }

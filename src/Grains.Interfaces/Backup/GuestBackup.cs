@@ -114,6 +114,14 @@ public sealed record class DiskManifest(
 {
     public const int ChunkBytes = BackupSteps.BlockBytes;
 
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
+
+    /// <summary>The manifest as stored on backup media (its SHA-256 is what the catalog records).</summary>
+    public byte[] ToUtf8Json() => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(this, Json);
+
+    public static DiskManifest Parse(byte[] utf8Json) =>
+        System.Text.Json.JsonSerializer.Deserialize<DiskManifest>(utf8Json, Json) ?? throw new System.Text.Json.JsonException("An empty disk manifest.");
+
     public long DataBytes => Extents.Where(e => e.Data).Sum(e => e.Length);
 
     public static int ChunkCount(long dataBytes) => (int)((dataBytes + ChunkBytes - 1) / ChunkBytes);

@@ -51,7 +51,7 @@ public sealed class DiskStore(BlobServiceClient? blobs, IOptions<ClusterOptions>
         catch (RequestFailedException e) when (e.Status == 404) { return $"disk {disk.Index}: manifest missing"; }
         string sha = Convert.ToHexStringLower(SHA256.HashData(manifestBytes));
         if (sha != disk.ManifestSha256) return $"disk {disk.Index}: manifest sha256 {sha}, recorded {disk.ManifestSha256}";
-        var manifest = System.Text.Json.JsonSerializer.Deserialize<DiskManifest>(manifestBytes, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
+        var manifest = DiskManifest.Parse(manifestBytes);
         var data = GuestData(backupId, disk.Index);
         for (int chunk = 0; chunk < manifest.ChunkSha256.Count; chunk++)
         {
