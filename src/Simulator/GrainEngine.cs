@@ -24,6 +24,8 @@ public sealed class GrainEngine : ISimulationEngine
     private readonly string _runId = Guid.NewGuid().ToString("N")[..8];
     private string[] _hostIds = [];
     private string[][] _vmIds = [];
+    private Dictionary<string, int>[] _vmIndex = [];
+    private List<VmChange>[] _changes = [];
     private string _policy = "hyperv";
     private long _calls, _storageWrites;
 
@@ -75,6 +77,8 @@ public sealed class GrainEngine : ISimulationEngine
         _policy = policy.Name;
         _hostIds = fleet.Hosts.Select(h => $"{_runId}-{policy.Name}-{h.HostId}").ToArray();
         _vmIds = fleet.Hosts.Select(h => h.Vms.Select(v => v.VmId).ToArray()).ToArray();
+        _vmIndex = _vmIds.Select(ids => ids.Select((id, j) => (id, j)).ToDictionary(x => x.id, x => x.j, StringComparer.Ordinal)).ToArray();
+        _changes = fleet.Hosts.Select(_ => new List<VmChange>()).ToArray();
         var assigned = new int[fleet.Hosts.Length][];
         await ForEachHostAsync(async h =>
         {
@@ -88,18 +92,19 @@ public sealed class GrainEngine : ISimulationEngine
         return assigned;
     }
 
-    public async Task<IReadOnlyList<VmResize>[]> TickAsync(int[][] demandsMb)
+    public async Task<IReadOnlyList<VmChange>[]> TickAsync(int[][] demandsMb)
     {
-        var results = new IReadOnlyList<VmResize>[_hostIds.Length];
         await ForEachHostAsync(async h =>
         {
             var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
             var demands = demandsMb[h].Select((d, j) => new VmDemand(_vmIds[h][j], d)).ToList();
             var report = await grain.ReportAndBalance(demands, _policy, Passes.MaxPerTick);
             Interlocked.Increment(ref _calls);
-            results[h] = report.Resizes;
+            _changes[h].Clear();
+            foreach (var r in report.Resizes)
+                _changes[h].Add(new VmChange(_vmIndex[h][r.VmId], r.Before.AssignedMb, r.Before.HighWaterMb, r.After.AssignedMb, r.After.HighWaterMb));
         });
-        return results;
+        return _changes;
     }
 
     /// <summary>All hosts at once, bounded so a large fleet does not flood the silo's queues.</summary>

@@ -24,12 +24,32 @@ public sealed class PolicyResult(string name)
     public List<long> FleetAssignedMb { get; } = [];
     public List<int[]> SampleAssignedMb { get; } = [];
 
+    internal void Add(in HostTotals host)
+    {
+        VmTicks += host.Vms;
+        PagingVmTicks += host.PagingVms;
+        ResizedVms += host.ResizedVms;
+        UnmetMbTicks += host.UnmetMb;
+        LaggedUnmetMbTicks += host.LaggedUnmetMb;
+        AssignedMbTicks += host.AssignedMb;
+        DemandMbTicks += host.DemandMb;
+        HotAddMb += host.HotAddMb;
+        BalloonMb += host.BalloonMb;
+        UnballoonMb += host.UnballoonMb;
+    }
+
     public double UnmetDemandGbH(int tickSeconds) => UnmetMbTicks * tickSeconds / 3600.0 / 1024.0;
     public double LaggedUnmetDemandGbH(int tickSeconds) => LaggedUnmetMbTicks * tickSeconds / 3600.0 / 1024.0;
     public double PagingShare => VmTicks == 0 ? 0 : (double)PagingVmTicks / VmTicks;
     public double MeanAssignedMb => VmTicks == 0 ? 0 : AssignedMbTicks / VmTicks;
     public double MeanDemandMb => VmTicks == 0 ? 0 : DemandMbTicks / VmTicks;
     public double VmTicksPerSecond => Seconds == 0 ? 0 : VmTicks / Seconds;
+}
+
+/// <summary>One host's figures for one tick.</summary>
+internal struct HostTotals
+{
+    public long Vms, PagingVms, ResizedVms, UnmetMb, LaggedUnmetMb, AssignedMb, DemandMb, HotAddMb, BalloonMb, UnballoonMb;
 }
 
 public sealed record SimulationResult(Fleet Fleet, int Ticks, string Storage, int Seed, IReadOnlyList<PolicyResult> Policies,
@@ -74,44 +94,34 @@ public static class SimulationRunner
         var assigned = await engine.SetUpAsync(fleet, policy);
         var hosts = fleet.Hosts;
         var highWater = hosts.Select(h => h.Vms.Select(v => v.Config.StartupMb).ToArray()).ToArray();
-        var index = hosts.Select(h => h.Vms.Select((v, j) => (v.VmId, j)).ToDictionary(x => x.VmId, x => x.j)).ToArray();
         var sampleAt = samples.Select(s => hosts.Select((h, hi) => (hi, j: Array.FindIndex(h.Vms, v => v.VmId == s.VmId))).First(x => x.j >= 0)).ToArray();
         var demands = hosts.Select(h => new int[h.Vms.Length]).ToArray();
+        // Per-host sums, added up after each tick: every figure is a sum of whole MB, so the order of adding cannot change it.
+        var totals = new HostTotals[hosts.Length];
+        int vmsPerHost = hosts.Length == 0 ? 0 : hosts[0].Vms.Length;
         var (calls0, writes0) = (engine.GrainCalls, engine.StorageWrites);
         var clock = Stopwatch.StartNew();
         for (int t = 0; t < ticks; t++)
         {
-            for (int h = 0; h < hosts.Length; h++)
-            for (int j = 0; j < hosts[h].Vms.Length; j++)
+            int tick = t;
+            Hosts.ForEach(hosts.Length, vmsPerHost, h =>
             {
-                int d = demands[h][j] = fleet.DemandMb(hosts[h].Vms[j], t);
-                result.LaggedUnmetMbTicks += Math.Max(0, d - assigned[h][j]);
-            }
+                var (vms, d, a) = (hosts[h].Vms, demands[h], assigned[h]);
+                long laggedMb = 0;
+                for (int j = 0; j < vms.Length; j++)
+                {
+                    d[j] = fleet.DemandMb(vms[j], tick);
+                    laggedMb += Math.Max(0, d[j] - a[j]);
+                }
+                totals[h].LaggedUnmetMb = laggedMb;
+            });
             var resized = await engine.TickAsync(demands);
+            Hosts.ForEach(hosts.Length, vmsPerHost, h => Judge(hosts[h], tick, resized[h], demands[h], assigned[h], highWater[h], checkInvariants, ref totals[h]));
             long fleetAssigned = 0;
-            for (int h = 0; h < hosts.Length; h++)
+            foreach (ref var host in totals.AsSpan())
             {
-                result.ResizedVms += resized[h].Count;
-                foreach (var r in resized[h])
-                {
-                    int j = index[h][r.VmId];
-                    if (checkInvariants) CheckVm(hosts[h].Vms[j], r, highWater[h][j]);
-                    assigned[h][j] = r.After.AssignedMb;
-                    highWater[h][j] = r.After.HighWaterMb;
-                    result.HotAddMb += r.HotAddedMb;
-                    if (r.BalloonDeltaMb > 0) result.BalloonMb += r.BalloonDeltaMb; else result.UnballoonMb -= r.BalloonDeltaMb;
-                }
-                if (checkInvariants && assigned[h].Sum(a => (long)a) > hosts[h].CapacityMb)
-                    throw new InvalidOperationException($"Tick {t}: host {hosts[h].HostId} assigns {assigned[h].Sum(a => (long)a)} MB of {hosts[h].CapacityMb} MB.");
-                for (int j = 0; j < hosts[h].Vms.Length; j++)
-                {
-                    int d = demands[h][j], a = assigned[h][j];
-                    result.VmTicks++;
-                    result.DemandMbTicks += d;
-                    result.AssignedMbTicks += a;
-                    fleetAssigned += a;
-                    if (a < d) { result.PagingVmTicks++; result.UnmetMbTicks += d - a; }
-                }
+                result.Add(host);
+                fleetAssigned += host.AssignedMb;
             }
             result.FleetAssignedMb.Add(fleetAssigned);
             result.SampleAssignedMb.Add(sampleAt.Select(x => assigned[x.hi][x.j]).ToArray());
@@ -122,13 +132,39 @@ public static class SimulationRunner
         return result;
     }
 
-    private static void CheckVm(FleetVm vm, VmResize r, int highWaterBeforeMb)
+    /// <summary>One host's tick: applies its changes to what its VMs hold and sums what the tick gave them.</summary>
+    private static void Judge(FleetHost host, int tick, IReadOnlyList<VmChange> changes, int[] demands, int[] assigned, int[] highWater,
+        bool checkInvariants, ref HostTotals totals)
     {
-        var (c, m) = (vm.Config, r.After);
-        if (m.AssignedMb < c.MinimumMb || m.AssignedMb > c.MaximumMb || m.HighWaterMb > c.MaximumMb)
-            throw new InvalidOperationException($"{vm.VmId}: assigned {m.AssignedMb} MB, high-water {m.HighWaterMb} MB outside [{c.MinimumMb}, {c.MaximumMb}].");
-        if (m.HighWaterMb < highWaterBeforeMb)
-            throw new InvalidOperationException($"{vm.VmId}: the guest's total shrank from {highWaterBeforeMb - VmMemory.FirmwareMb} to {m.GuestTotalMb} MB while running.");
+        long laggedMb = totals.LaggedUnmetMb;
+        totals = new HostTotals { LaggedUnmetMb = laggedMb, ResizedVms = changes.Count };
+        foreach (var r in changes)
+        {
+            if (checkInvariants) CheckVm(host.Vms[r.Vm], r, highWater[r.Vm]);
+            assigned[r.Vm] = r.AfterAssignedMb;
+            highWater[r.Vm] = r.AfterHighWaterMb;
+            totals.HotAddMb += r.HotAddedMb;
+            if (r.BalloonDeltaMb > 0) totals.BalloonMb += r.BalloonDeltaMb; else totals.UnballoonMb -= r.BalloonDeltaMb;
+        }
+        for (int j = 0; j < demands.Length; j++)
+        {
+            int d = demands[j], a = assigned[j];
+            totals.DemandMb += d;
+            totals.AssignedMb += a;
+            if (a < d) { totals.PagingVms++; totals.UnmetMb += d - a; }
+        }
+        totals.Vms = demands.Length;
+        if (checkInvariants && totals.AssignedMb > host.CapacityMb)
+            throw new InvalidOperationException($"Tick {tick}: host {host.HostId} assigns {totals.AssignedMb} MB of {host.CapacityMb} MB.");
+    }
+
+    private static void CheckVm(FleetVm vm, VmChange r, int highWaterBeforeMb)
+    {
+        var c = vm.Config;
+        if (r.AfterAssignedMb < c.MinimumMb || r.AfterAssignedMb > c.MaximumMb || r.AfterHighWaterMb > c.MaximumMb)
+            throw new InvalidOperationException($"{vm.VmId}: assigned {r.AfterAssignedMb} MB, high-water {r.AfterHighWaterMb} MB outside [{c.MinimumMb}, {c.MaximumMb}].");
+        if (r.AfterHighWaterMb < highWaterBeforeMb)
+            throw new InvalidOperationException($"{vm.VmId}: the guest's total shrank from {highWaterBeforeMb - VmMemory.FirmwareMb} to {r.AfterHighWaterMb - VmMemory.FirmwareMb} MB while running.");
     }
 
     /// <summary>

@@ -11,41 +11,125 @@ public static class BalancingPolicies
         ?? throw new HvRuleException("policy-known",
             $"Unknown balancing policy '{name}'; known: {string.Join(", ", All.Select(p => p.Name))}.");
 
-    internal static Dictionary<string, int> Each(IEnumerable<BalancingVm> vms, Func<BalancingVm, int> desiredMb) =>
-        vms.Where(v => v.IsBalanced).ToDictionary(v => v.VmId, desiredMb);
+    /// <summary>The host's used memory: what its running VMs hold.</summary>
+    internal static long UsedMb(ReadOnlySpan<VmSlot> vms)
+    {
+        long usedMb = 0;
+        foreach (ref readonly var vm in vms) if (vm.Running) usedMb += vm.AssignedMb;
+        return usedMb;
+    }
+
+    /// <summary>Positions of the balanced VMs into <paramref name="positions"/>; their count. <paramref name="fixedMb"/>: what the others running hold.</summary>
+    internal static int Balanced(ReadOnlySpan<VmSlot> vms, Span<int> positions, out long fixedMb)
+    {
+        (int n, fixedMb) = (0, 0);
+        for (int i = 0; i < vms.Length; i++)
+            if (vms[i].IsBalanced) positions[n++] = i;
+            else if (vms[i].Running) fixedMb += vms[i].AssignedMb;
+        return n;
+    }
+
+    internal static int Pages(double mb) => (int)(mb / VmConfig.PageMb) * VmConfig.PageMb;
 }
 
 /// <summary>No dynamic memory: every VM keeps what it booted with (Startup). The baseline overcommit must beat.</summary>
-public sealed class StaticPolicy : IBalancingPolicy
+public sealed class StaticPolicy : BalancingPolicy
 {
     public static readonly StaticPolicy Instance = new();
-    public string Name => "static";
+    public override string Name => "static";
 
-    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms) =>
-        BalancingPolicies.Each(vms, v => v.Memory.AssignedMb);
+    public override void Desire(BalancingHost host, int capacityMb)
+    {
+        for (int i = 0; i < host.Count; i++) host.DesiredMb[i] = host.Vms[i].AssignedMb;
+    }
+}
+
+/// <summary>
+/// Hyper-V's policy: every VM's target is demand × (1 + buffer). When the targets do not fit, each
+/// VM first keeps what it cannot be ballooned below; the rest covers demand before buffer, shared
+/// in proportion to weight, so high-weight VMs are short last.
+/// </summary>
+public sealed class HyperVPolicy : BalancingPolicy
+{
+    public static readonly HyperVPolicy Instance = new();
+    public override string Name => "hyperv";
+
+    public override void Desire(BalancingHost host, int capacityMb) => Share(host, capacityMb, lean: false);
+
+    /// <summary>Hyper-V's sharing of a host among its balanced VMs, toward Hyper-V's targets or <see cref="LeanPolicy"/>'s.</summary>
+    internal static void Share(BalancingHost host, int capacityMb, bool lean)
+    {
+        var vms = host.Vms.AsSpan(0, host.Count);
+        var s = host.Scratch;
+        int n = BalancingPolicies.Balanced(vms, s.Positions, out long fixedMb);
+        Span<int> at = s.Positions.AsSpan(0, n), bases = s.Bases.AsSpan(0, n), wants = s.Wants.AsSpan(0, n);
+        long availableMb = capacityMb - fixedMb, wantedMb = 0, settledMb = 0, floorsMb = 0;
+        for (int k = 0; k < n; k++)
+        {
+            ref readonly var vm = ref vms[at[k]];
+            bases[k] = vm.LowestReachableMb;
+            wants[k] = Math.Max(lean ? LeanPolicy.Target(vm) : vm.TargetMb, bases[k]);
+            wantedMb += wants[k];
+            settledMb += Settle(vm, wants[k]);
+            floorsMb += bases[k];
+        }
+        if (wantedMb <= availableMb)
+        {
+            bool settle = settledMb <= availableMb;
+            for (int k = 0; k < n; k++) host.DesiredMb[at[k]] = settle ? Settle(vms[at[k]], wants[k]) : wants[k];
+            return;
+        }
+
+        Span<int> weights = s.Weights.AsSpan(0, n), needs = s.Needs.AsSpan(0, n), forDemand = s.Grants.AsSpan(0, n), forBuffer = s.Grants2.AsSpan(0, n);
+        long spareMb = Math.Max(0, availableMb - floorsMb);
+        for (int k = 0; k < n; k++)
+        {
+            weights[k] = vms[at[k]].Weight;
+            needs[k] = Math.Max(0, Math.Min(vms[at[k]].DemandLevelMb, wants[k]) - bases[k]);
+        }
+        WeightedShare.Distribute(spareMb, needs, weights, forDemand, s);
+        for (int k = 0; k < n; k++)
+        {
+            spareMb -= forDemand[k];
+            needs[k] = wants[k] - bases[k] - forDemand[k];
+        }
+        WeightedShare.Distribute(spareMb, needs, weights, forBuffer, s);
+        for (int k = 0; k < n; k++) host.DesiredMb[at[k]] = bases[k] + forDemand[k] + forBuffer[k];
+    }
+
+    /// <summary>
+    /// While the host has room, a VM less than one hot-add block above its target keeps what it has:
+    /// hot-add rounds up to whole blocks, and ballooning that rounding (or a little demand noise)
+    /// back every period would only churn.
+    /// </summary>
+    private static int Settle(in VmSlot vm, int wantMb) =>
+        vm.AssignedMb > wantMb && vm.AssignedMb - wantMb < VmMemory.HotAddBlockMb ? vm.AssignedMb : wantMb;
 }
 
 /// <summary>
 /// XenServer's squeezed: γ = clamp(surplus / Σ(dynamic max − dynamic min), 0, 1) and every VM gets
 /// dynamic min + γ·(dynamic max − dynamic min). Demand-blind; Minimum/Maximum are the dynamic range.
 /// </summary>
-public sealed class SqueezedPolicy : IBalancingPolicy
+public sealed class SqueezedPolicy : BalancingPolicy
 {
     public static readonly SqueezedPolicy Instance = new();
-    public string Name => "squeezed";
+    public override string Name => "squeezed";
 
-    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms)
+    public override void Desire(BalancingHost host, int capacityMb)
     {
-        var balanced = vms.Where(v => v.IsBalanced).ToList();
-        long fixedMb = vms.Where(v => v.Memory.Running && !v.IsBalanced).Sum(v => (long)v.Memory.AssignedMb);
-        long surplusMb = capacityMb - fixedMb - balanced.Sum(v => (long)v.Config.MinimumMb);
-        long rangeMb = balanced.Sum(v => (long)v.Config.MaximumMb - v.Config.MinimumMb);
+        var vms = host.Vms.AsSpan(0, host.Count);
+        var at = host.Scratch.Positions.AsSpan(0, BalancingPolicies.Balanced(vms, host.Scratch.Positions, out long fixedMb));
+        long minimumsMb = 0, rangeMb = 0;
+        foreach (int i in at)
+        {
+            minimumsMb += vms[i].MinimumMb;
+            rangeMb += (long)vms[i].MaximumMb - vms[i].MinimumMb;
+        }
+        long surplusMb = capacityMb - fixedMb - minimumsMb;
         double gamma = rangeMb == 0 ? 0 : Math.Clamp((double)surplusMb / rangeMb, 0, 1);
-        return BalancingPolicies.Each(balanced, v =>
-            Pages(v.Config.MinimumMb + gamma * (v.Config.MaximumMb - v.Config.MinimumMb)));
+        foreach (int i in at)
+            host.DesiredMb[i] = BalancingPolicies.Pages(vms[i].MinimumMb + gamma * (vms[i].MaximumMb - vms[i].MinimumMb));
     }
-
-    internal static int Pages(double mb) => (int)(mb / VmConfig.PageMb) * VmConfig.PageMb;
 }
 
 /// <summary>
@@ -53,26 +137,28 @@ public sealed class SqueezedPolicy : IBalancingPolicy
 /// 20 % free shrink toward 20 % free, at most 5 % of their memory per step; guests with less than
 /// 20 % free grow 5 % per step; changes under 0.25 % are ignored.
 /// </summary>
-public sealed class MomPolicy : IBalancingPolicy
+public sealed class MomPolicy : BalancingPolicy
 {
     public static readonly MomPolicy Instance = new();
-    public string Name => "mom";
+    public override string Name => "mom";
     private const double FreeTarget = 0.20, Step = 0.05, Ignore = 0.0025;
 
-    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms)
+    public override void Desire(BalancingHost host, int capacityMb)
     {
-        long usedMb = vms.Where(v => v.Memory.Running).Sum(v => (long)v.Memory.AssignedMb);
-        bool underPressure = capacityMb - usedMb < FreeTarget * capacityMb;
-        return BalancingPolicies.Each(vms, v =>
+        var vms = host.Vms.AsSpan(0, host.Count);
+        bool underPressure = capacityMb - BalancingPolicies.UsedMb(vms) < FreeTarget * capacityMb;
+        for (int i = 0; i < vms.Length; i++)
         {
-            int assignedMb = v.Memory.AssignedMb;
-            double guestFree = 1 - (double)v.Memory.DemandMb / assignedMb;
+            ref readonly var vm = ref vms[i];
+            if (!vm.IsBalanced) continue;
+            int assignedMb = vm.AssignedMb;
+            double guestFree = 1 - (double)vm.DemandMb / assignedMb;
             double desired = assignedMb;
             if (guestFree < FreeTarget) desired = assignedMb * (1 + Step);
-            else if (underPressure) desired = Math.Max(v.Memory.DemandMb / (1 - FreeTarget), assignedMb * (1 - Step));
-            return Math.Abs(desired - assignedMb) < Ignore * assignedMb ? assignedMb
-                : Math.Clamp(SqueezedPolicy.Pages(desired), v.Config.MinimumMb, v.Config.MaximumMb);
-        });
+            else if (underPressure) desired = Math.Max(vm.DemandMb / (1 - FreeTarget), assignedMb * (1 - Step));
+            host.DesiredMb[i] = Math.Abs(desired - assignedMb) < Ignore * assignedMb ? assignedMb
+                : Math.Clamp(BalancingPolicies.Pages(desired), vm.MinimumMb, vm.MaximumMb);
+        }
     }
 }
 
@@ -81,26 +167,37 @@ public sealed class MomPolicy : IBalancingPolicy
 /// every VM shrinks toward Minimum, at most 100 MB per VM per round, shared by weight (shares).
 /// Demand-blind, as Proxmox is: only the guest's own floor protects it.
 /// </summary>
-public sealed class ProxmoxPolicy : IBalancingPolicy
+public sealed class ProxmoxPolicy : BalancingPolicy
 {
     public static readonly ProxmoxPolicy Instance = new();
-    public string Name => "proxmox";
+    public override string Name => "proxmox";
     private const double UseTarget = 0.80;
     private const int StepMb = 100;
 
-    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms)
+    public override void Desire(BalancingHost host, int capacityMb)
     {
-        var balanced = vms.Where(v => v.IsBalanced).ToList();
-        long usedMb = vms.Where(v => v.Memory.Running).Sum(v => (long)v.Memory.AssignedMb);
-        long gapMb = (long)(UseTarget * capacityMb) - usedMb;
-        if (balanced.Count == 0 || gapMb == 0) return BalancingPolicies.Each(balanced, v => v.Memory.AssignedMb);
+        var vms = host.Vms.AsSpan(0, host.Count);
+        var s = host.Scratch;
+        int n = BalancingPolicies.Balanced(vms, s.Positions, out _);
+        var at = s.Positions.AsSpan(0, n);
+        long gapMb = (long)(UseTarget * capacityMb) - BalancingPolicies.UsedMb(vms);
+        if (n == 0 || gapMb == 0)
+        {
+            foreach (int i in at) host.DesiredMb[i] = vms[i].AssignedMb;
+            return;
+        }
         bool grow = gapMb > 0;
         // Heavier shares grow first and shrink last.
-        var room = balanced.Select(v => Math.Min(StepMb, grow ? v.Config.MaximumMb - v.Memory.AssignedMb : v.Memory.AssignedMb - v.Config.MinimumMb)).ToArray();
-        var weights = balanced.Select(v => grow ? Math.Max(1, v.Config.Weight) : VmConfig.HighestWeight + 1 - v.Config.Weight).ToArray();
-        var moves = WeightedShare.Distribute(Math.Abs(gapMb), room.Select(r => Math.Max(0, r) / VmConfig.PageMb * VmConfig.PageMb).ToArray(), weights);
-        return Enumerable.Range(0, balanced.Count).ToDictionary(i => balanced[i].VmId,
-            i => balanced[i].Memory.AssignedMb + (grow ? moves[i] : -moves[i]));
+        Span<int> rooms = s.Needs.AsSpan(0, n), weights = s.Weights.AsSpan(0, n), moves = s.Grants.AsSpan(0, n);
+        for (int k = 0; k < n; k++)
+        {
+            ref readonly var vm = ref vms[at[k]];
+            int roomMb = Math.Min(StepMb, grow ? vm.MaximumMb - vm.AssignedMb : vm.AssignedMb - vm.MinimumMb);
+            rooms[k] = Math.Max(0, roomMb) / VmConfig.PageMb * VmConfig.PageMb;
+            weights[k] = grow ? Math.Max(1, vm.Weight) : VmConfig.HighestWeight + 1 - vm.Weight;
+        }
+        WeightedShare.Distribute(Math.Abs(gapMb), rooms, weights, moves, s);
+        for (int k = 0; k < n; k++) host.DesiredMb[at[k]] = vms[at[k]].AssignedMb + (grow ? moves[k] : -moves[k]);
     }
 }
 
@@ -111,17 +208,16 @@ public sealed class ProxmoxPolicy : IBalancingPolicy
 /// that grows with its RAM and can never be ballooned away; every MB hot-added for buffer therefore
 /// locks floor memory for good, and on a short host that locked memory is somebody's unmet demand.
 /// </summary>
-public sealed class LeanPolicy : IBalancingPolicy
+public sealed class LeanPolicy : BalancingPolicy
 {
     public static readonly LeanPolicy Instance = new();
-    public string Name => "lean";
+    public override string Name => "lean";
 
-    public IReadOnlyDictionary<string, int> DesiredAssignedMb(int capacityMb, IReadOnlyList<BalancingVm> vms) =>
-        HyperVPolicy.Share(capacityMb, vms, LeanTarget);
+    public override void Desire(BalancingHost host, int capacityMb) => HyperVPolicy.Share(host, capacityMb, lean: true);
 
-    private static int LeanTarget(BalancingVm v)
+    internal static int Target(in VmSlot vm)
     {
-        int targetMb = v.Memory.TargetMb(v.Config);
-        return targetMb <= v.Memory.HighWaterMb ? targetMb : Math.Max(v.Memory.HighWaterMb, v.Memory.DemandLevelMb(v.Config));
+        int targetMb = vm.TargetMb;
+        return targetMb <= vm.HighWaterMb ? targetMb : Math.Max(vm.HighWaterMb, vm.DemandLevelMb);
     }
 }

@@ -27,27 +27,31 @@ public sealed record class VmMemory(
 
     public VmMemory WithDemand(int demandMb)
     {
-        Rule.Require(Running, "vm-must-be-running",
-            $"Demand is reported by a running guest; this VM is stopped (demand {demandMb} MB).");
-        Rule.Require(demandMb is >= 0 and <= VmConfig.LargestMaximumMb, "demand-0-to-1tb",
-            $"DemandMb must be 0..{VmConfig.LargestMaximumMb}; got {demandMb}.");
+        RequireDemand(Running, demandMb);
         return this with { DemandMb = demandMb, DemandReported = true };
     }
 
+    /// <summary>Only a running guest reports demand, and only 0..1 TB of it.</summary>
+    public static void RequireDemand(bool running, int demandMb)
+    {
+        Rule.Require(running, "vm-must-be-running",
+            $"Demand is reported by a running guest; this VM is stopped (demand {demandMb} MB).");
+        Rule.Require(demandMb is >= 0 and <= VmConfig.LargestMaximumMb, "demand-0-to-1tb",
+            $"DemandMb must be 0..{VmConfig.LargestMaximumMb}; got {demandMb}.");
+    }
+
     /// <summary>Demand × (1 + buffer), rounded up to a whole MB: what covers demand plus buffer.</summary>
-    public long DemandWithBufferMb(VmConfig config) => CeilingDiv((long)DemandMb * (100 + config.BufferPercent), 100);
+    public long DemandWithBufferMb(VmConfig config) => Slot(config).DemandWithBufferMb;
 
     /// <summary>Demand × (1 + buffer), in whole pages, clamped to [Minimum, Maximum].</summary>
-    public int TargetMb(VmConfig config) =>
-        (int)Math.Clamp(RoundUpToPage(DemandWithBufferMb(config)), config.MinimumMb, config.MaximumMb);
+    public int TargetMb(VmConfig config) => Slot(config).TargetMb;
 
     /// <summary>Demand in whole pages, clamped to [Minimum, Maximum]: what the guest needs not to page.</summary>
-    public int DemandLevelMb(VmConfig config) =>
-        (int)Math.Clamp(RoundUpToPage(DemandMb), config.MinimumMb, config.MaximumMb);
+    public int DemandLevelMb(VmConfig config) => Slot(config).DemandLevelMb;
 
-    public int GuestTotalMb => Running ? HighWaterMb - FirmwareMb : 0;
-    public int GuestUsedMb => Math.Min(DemandMb, GuestTotalMb - BalloonedMb);
-    public int GuestFreeMb => GuestTotalMb - GuestUsedMb - BalloonedMb;
+    public int GuestTotalMb => Slot().GuestTotalMb;
+    public int GuestUsedMb => Slot().GuestUsedMb;
+    public int GuestFreeMb => Slot().GuestFreeMb;
 
     /// <summary>
     /// The free memory a Linux guest keeps for itself when asked to balloon (hv_balloon's floor),
@@ -63,52 +67,22 @@ public sealed record class VmMemory(
     };
 
     /// <summary>How much more the guest would give up to the balloon right now, in whole pages.</summary>
-    public int BalloonableMb => Math.Max(0, RoundDownToPage(GuestFreeMb - BalloonFloorMb(GuestTotalMb)));
+    public int BalloonableMb => Slot().BalloonableMb;
 
     /// <summary>The lowest Assigned ballooning can reach now: Minimum, or the guest's floor if higher.</summary>
-    public int LowestReachableMb(VmConfig config) =>
-        Math.Min(AssignedMb, Math.Max(config.MinimumMb, AssignedMb - BalloonableMb));
+    public int LowestReachableMb(VmConfig config) => Slot(config).LowestReachableMb;
 
-    /// <summary>
-    /// Moves Assigned toward <paramref name="targetMb"/> as Hyper-V does. Shrinking balloons whole
-    /// pages, never below Minimum nor past the guest's floor. Growing first unballoons, then hot-adds
-    /// 128 MB blocks (the last may be partial to land on Maximum, or to take what the host can back
-    /// when it cannot back a whole block), never past <paramref name="ceilingMb"/>, the most the host
-    /// can give this VM now.
-    /// </summary>
+    /// <summary>Moves Assigned toward <paramref name="targetMb"/> as Hyper-V does (<see cref="VmSlot.ResizeTo"/>).</summary>
     public VmMemory ResizeTo(VmConfig config, int targetMb, int ceilingMb)
     {
-        if (!Running || targetMb == AssignedMb) return this;
-        return targetMb < AssignedMb ? Balloon(config, targetMb) : Grow(config, targetMb, ceilingMb);
+        var slot = Slot(config);
+        slot.ResizeTo(targetMb, ceilingMb);
+        return slot.AssignedMb == AssignedMb && slot.HighWaterMb == HighWaterMb ? this
+            : this with { AssignedMb = slot.AssignedMb, HighWaterMb = slot.HighWaterMb };
     }
 
-    private VmMemory Balloon(VmConfig config, int targetMb)
-    {
-        int takeMb = RoundDownToPage(AssignedMb - Math.Max(targetMb, LowestReachableMb(config)));
-        return takeMb <= 0 ? this : this with { AssignedMb = AssignedMb - takeMb };
-    }
-
-    private VmMemory Grow(VmConfig config, int targetMb, int ceilingMb)
-    {
-        int limitMb = Math.Min(Math.Min(targetMb, config.MaximumMb), Math.Max(ceilingMb, AssignedMb));
-        int wantMb = RoundDownToPage(limitMb - AssignedMb);
-        if (wantMb <= 0) return this;
-        int unballoonMb = Math.Min(BalloonedMb, wantMb);
-        int remainingMb = wantMb - unballoonMb;
-        int hotAddMb = 0;
-        if (remainingMb > 0)
-        {
-            int roomToMaximumMb = config.MaximumMb - HighWaterMb;
-            int roomOnHostMb = Math.Max(ceilingMb, AssignedMb) - AssignedMb - unballoonMb;
-            hotAddMb = Math.Min((int)CeilingDiv(remainingMb, HotAddBlockMb) * HotAddBlockMb, roomToMaximumMb);
-            // A block the host cannot back in full: the guest onlines only the part that is backed
-            // (hv_balloon does), so a VM short of memory gets what there is rather than nothing.
-            if (hotAddMb > roomOnHostMb) hotAddMb = Math.Min((int)RoundUpToPage(remainingMb), RoundDownToPage(roomOnHostMb));
-        }
-        return this with { AssignedMb = AssignedMb + unballoonMb + hotAddMb, HighWaterMb = HighWaterMb + hotAddMb };
-    }
-
-    private static long CeilingDiv(long a, long b) => (a + b - 1) / b;
-    private static long RoundUpToPage(long mb) => CeilingDiv(mb, VmConfig.PageMb) * VmConfig.PageMb;
-    private static int RoundDownToPage(int mb) => mb <= 0 ? 0 : mb / VmConfig.PageMb * VmConfig.PageMb;
+    /// <summary>The figures of a VM without configuration (limits 0), for what depends on memory alone.</summary>
+    private VmSlot Slot(VmConfig? config = null) => config is null
+        ? new VmSlot { AssignedMb = AssignedMb, HighWaterMb = HighWaterMb, DemandMb = DemandMb, Running = Running, DemandReported = DemandReported }
+        : VmSlot.Of(config, this);
 }
