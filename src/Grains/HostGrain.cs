@@ -21,6 +21,13 @@ public sealed class HostGrain(
     private IHostAgent? _agent;
     private DateTimeOffset _agentSeenAt;
 
+    // The host's VMs as the balancing engine works on them (VmId order), kept between calls for as long
+    // as the state is the one they show: a tick's reports and passes then cost no records per VM.
+    private BalancingHost? _engine;
+    private HostState? _engineOf;
+    private HostedVm[] _engineVms = [];
+    private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
+
     private string HostId => this.GetPrimaryKeyString();
     private HostState Host => state.State;
     private bool IsReal => Host.Driver == HostDriver.Qemu;
@@ -180,8 +187,15 @@ public sealed class HostGrain(
     public Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy, int maxPasses)
     {
         Rule.Require(maxPasses is >= 1 and <= 1000, "passes-1-to-1000", $"A tick runs 1..1000 passes; got {maxPasses}.");
-        HoldReports(demands);
-        return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses);
+        var balancing = BalancingPolicies.ByName(policy);
+        RequireHost();
+        if (demands.Count > 0) RequireModelled(demands[0].VmId);
+        var engine = Engine();
+        // All or none: every report is checked before any is held.
+        foreach (var d in demands) VmMemory.RequireDemand(engine.Vms[SlotOf(d.VmId)].Running, d.DemandMb);
+        _engineOf = null;   // the slots now run ahead of the state, until DecideAsync brings the state level
+        foreach (var d in demands) engine.Vms[_slotOf[d.VmId]].ReportDemand(d.DemandMb);
+        return DecideAsync(engine, balancing, maxPasses);
     }
 
     /// <summary>Reports are volatile (a guest sends one a second): held in memory, persisted with the next resize. All or none.</summary>
@@ -301,21 +315,66 @@ public sealed class HostGrain(
         return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses: 1);
     }
 
-    private async Task<BalancingReport> BalanceAsync(IBalancingPolicy policy, int maxPasses)
+    private Task<BalancingReport> BalanceAsync(IBalancingPolicy policy, int maxPasses) => DecideAsync(Engine(), policy, maxPasses);
+
+    /// <summary>
+    /// Passes over the engine's slots, then the state they show: reports held in memory, and written
+    /// with the VMs' new memory when a pass resized anything (a converged host writes nothing).
+    /// </summary>
+    private async Task<BalancingReport> DecideAsync(BalancingHost engine, IBalancingPolicy policy, int maxPasses)
     {
+        _engineOf = null;
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var resizes = BalancingPass.Converge(policy, Host.CapacityMb, Host.Balancing(), maxPasses);
+        int changed = engine.Converge(policy, Host.CapacityMb, maxPasses);
         var decided = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        if (resizes.Count > 0) await SaveWithinCapacityAsync(Host.WithMemories(resizes));
+        var resizes = engine.Resizes(changed);
+        var next = StateOf(engine);
+        long assignedMb = engine.AssignedMb;
+        if (changed > 0) await SaveWithinCapacityAsync(next, assignedMb);
+        else state.State = next;
+        _engineOf = next;   // written (or held): the slots and the state agree again
         BalancerMetrics.RecordPass(resizes, decided);
-        return new BalancingReport(HostId, Host.CapacityMb, Host.AssignedMb, resizes);
+        return new BalancingReport(HostId, Host.CapacityMb, assignedMb, resizes);
+    }
+
+    /// <summary>The engine over the current state: kept while the state is the one it was read from or left.</summary>
+    private BalancingHost Engine()
+    {
+        if (_engine is not null && ReferenceEquals(_engineOf, state.State)) return _engine;
+        var vms = Host.Vms.OrderBy(e => e.Key, StringComparer.Ordinal).ToArray();
+        _engine = new BalancingHost(vms.Select(e => e.Key).ToArray(), vms.Select(e => VmSlot.Of(e.Value.Config, e.Value.Memory)).ToArray());
+        _engineVms = vms.Select(e => e.Value).ToArray();
+        _slotOf.Clear();
+        for (int i = 0; i < vms.Length; i++) _slotOf[vms[i].Key] = i;
+        _engineOf = state.State;
+        return _engine;
+    }
+
+    private int SlotOf(string vmId) => _slotOf.TryGetValue(vmId, out int i) ? i
+        : throw new HvRuleException("vm-must-exist", $"VM {vmId} does not exist on host {HostId}.");
+
+    /// <summary>The state with each VM whose slot differs from it (a report held, a resize) as the slot says.</summary>
+    private HostState StateOf(BalancingHost engine)
+    {
+        ImmutableDictionary<string, HostedVm>.Builder? vms = null;
+        for (int i = 0; i < engine.Count; i++)
+        {
+            ref readonly var slot = ref engine.Vms[i];
+            var memory = _engineVms[i].Memory;
+            if (slot.AssignedMb == memory.AssignedMb && slot.HighWaterMb == memory.HighWaterMb
+                && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported) continue;
+            vms ??= Host.Vms.ToBuilder();
+            vms[engine.VmIds[i]] = _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() };
+        }
+        return vms is null ? Host : Host with { Vms = vms.ToImmutable() };
     }
 
     /// <summary>Refuses, persisting nothing, any state that would assign more than memory − reserve.</summary>
-    private Task SaveWithinCapacityAsync(HostState next)
+    private Task SaveWithinCapacityAsync(HostState next, long? assignedMb = null)
     {
-        Rule.Require(next.AssignedMb <= next.CapacityMb, "host-capacity",
-            $"Host {HostId} would assign {next.AssignedMb} MB but has only {next.CapacityMb} MB (memory {next.MemoryMb} − reserve {next.ReserveMb}).");
+        long nextAssignedMb = assignedMb ?? next.AssignedMb;
+        Rule.Require(nextAssignedMb <= next.CapacityMb, "host-capacity",
+            $"Host {HostId} would assign {nextAssignedMb} MB but has only {next.CapacityMb} MB (memory {next.MemoryMb} − reserve {next.ReserveMb}).");
         return state.SaveAsync(next);
     }
 

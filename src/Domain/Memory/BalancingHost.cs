@@ -9,7 +9,6 @@ namespace HvOrleans.Memory;
 /// </summary>
 public sealed class BalancingHost
 {
-    private readonly BalancingVm[]? _records;
     private readonly int[] _byWeight;            // balanced growers' order: weight descending, then position
     private readonly int[] _startAssignedMb, _startHighWaterMb, _passAssignedMb, _passHighWaterMb;
     private readonly int[] _passChanged, _changed;
@@ -27,13 +26,12 @@ public sealed class BalancingHost
         OrderByWeight();
     }
 
-    private BalancingHost(BalancingVm[] records)
-        : this(records.Select(v => v.VmId).ToArray(), records.Select(v => VmSlot.Of(v.Config, v.Memory)).ToArray()) =>
-        _records = records;
-
     /// <summary>A host over records; <paramref name="sortById"/> puts them in the pass's order (VmId, ordinal).</summary>
-    public static BalancingHost Of(IReadOnlyList<BalancingVm> vms, bool sortById) =>
-        new(sortById ? vms.OrderBy(v => v.VmId, StringComparer.Ordinal).ToArray() : vms.ToArray());
+    public static BalancingHost Of(IReadOnlyList<BalancingVm> vms, bool sortById)
+    {
+        var records = sortById ? vms.OrderBy(v => v.VmId, StringComparer.Ordinal).ToArray() : vms.ToArray();
+        return new(records.Select(v => v.VmId).ToArray(), records.Select(v => VmSlot.Of(v.Config, v.Memory)).ToArray());
+    }
 
     public int Count { get; }
     public string[] VmIds { get; }
@@ -131,17 +129,19 @@ public sealed class BalancingHost
         return changed;
     }
 
-    /// <summary>The changes of the last <see cref="Converge"/> as records (a host built from records only).</summary>
-    internal IReadOnlyList<VmResize> Resizes(int count)
+    /// <summary>The changes of the last <see cref="Converge"/> (its result: <paramref name="count"/>) as records.</summary>
+    public IReadOnlyList<VmResize> Resizes(int count)
     {
-        var records = _records ?? throw new InvalidOperationException("Resizes are for a host built from records.");
         var resizes = new VmResize[count];
         for (int k = 0; k < count; k++)
         {
             int i = _changed[k];
-            var before = records[i].Memory;
-            resizes[k] = new VmResize(VmIds[i], before, before with { AssignedMb = Vms[i].AssignedMb, HighWaterMb = Vms[i].HighWaterMb });
+            var after = Vms[i].ToMemory();
+            resizes[k] = new VmResize(VmIds[i], after with { AssignedMb = _startAssignedMb[i], HighWaterMb = _startHighWaterMb[i] }, after);
         }
         return resizes;
     }
+
+    /// <summary>What the running VMs hold.</summary>
+    public long AssignedMb => BalancingPolicies.UsedMb(Vms.AsSpan(0, Count));
 }

@@ -19,6 +19,8 @@ public struct VmSlot
         Running = memory.Running, DemandReported = memory.DemandReported,
     };
 
+    public readonly VmMemory ToMemory() => new(Running, AssignedMb, HighWaterMb, DemandMb, DemandReported);
+
     /// <summary>The guest's report of its demand (the rules of <see cref="VmMemory.WithDemand"/>).</summary>
     public void ReportDemand(int demandMb)
     {

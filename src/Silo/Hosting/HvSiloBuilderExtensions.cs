@@ -66,8 +66,9 @@ public static class HvSiloBuilderExtensions
             o.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(o.MinimumReminderPeriod.Ticks, reminderPeriod.Ticks)));
         if (hv.Storage == HvStorage.Memory)
         {
-            silo.Services.UseOrleansStateSerializer<MemoryGrainStorageOptions>();
-            silo.AddMemoryGrainStorage(GrainStorage.Name).UseInMemoryReminderService();
+            // One silo (localhost clustering): its state can stay in its own memory (ProcessMemoryGrainStorage says why).
+            silo.Services.AddKeyedSingleton<IGrainStorage>(GrainStorage.Name, (sp, _) => ActivatorUtilities.CreateInstance<ProcessMemoryGrainStorage>(sp));
+            silo.UseInMemoryReminderService();
         }
         else
         {
