@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs Azurite (npm ci), QEMU and the guest image's Debian packages if missing,
 # builds, and runs unit, grain (memory and Azurite), end-to-end (real silo processes, SIGKILL, hv)
-# and real-guest tests (hv-agent with QEMU guests). Tests start and stop their
+# and real-guest tests (hv-agent with QEMU guests), then the balancing benchmarks' regression bounds
+# (infra/bench.sh --ci; not with a filter). Tests start and stop their
 # own Azurite on free ports. Extra arguments go to 'dotnet test' (e.g. --filter FullyQualifiedName~Memory).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -15,6 +16,10 @@ results="$(mktemp -d)"
 rc=0
 dotnet test "$HV_ROOT/tests/HvOrleans.Tests/HvOrleans.Tests.csproj" -c "$HV_CONFIGURATION" --no-build --nologo \
   --results-directory "$results" --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" "$@" || rc=$?
+# The whole suite also runs the converging-pass benchmarks' regression bounds (about 30 s); a filtered run does not.
+bench_rc=0
+[ $# -eq 0 ] && { "$HV_ROOT/infra/bench.sh" --ci || bench_rc=$?; }
+[ $bench_rc -eq 0 ] || rc=$bench_rc
 # One plain closing line for humans and CI: counts read from the test run's own report.
 if [ -f "$results/tests.trx" ]; then
   counters="$(grep -o '<Counters [^>]*>' "$results/tests.trx" | head -1)"
