@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Simulator scale, measured in one run: the same fleet, trace and policy through (a) the policy code
 # alone, (b) host grains with in-memory state, (c) host grains with Azure Table state on Azurite.
-# Prints VM-ticks/s, calls and writes per tick, and (b)/(a), (c)/(a). Needs the local cluster's
-# Azurite for (c): it runs 'infra/cluster.sh up' (and leaves it up).
-#   infra/sim-bench.sh [--hosts N] [--vms-per-host M] [--ticks T] [--policy P] [--trace DIR]
+# Prints VM-ticks/s, calls and writes per tick, and (b)/(a), (c)/(a). Each Azurite measurement starts
+# on an empty Azurite (Azurite slows as its tables grow). The cluster is the local one
+# (infra/cluster.sh, its HV_HOME and ports); it is left down.
+#   infra/sim-bench.sh [--hosts N] [--vms-per-host M] [--ticks T] [--policy P] [--trace DIR] [--baseline REV]
+# --baseline REV: the same measurements, in the same run, with the simulator built from git revision
+# REV (a worktree under $HV_HOME), and this build's rates as multiples of it.
 # The trace defaults to the repository's own (data/bitbrains-rnd-2013-7).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-hosts=1000 vms=50 ticks=20 policy=hyperv trace="$HV_ROOT/data/bitbrains-rnd-2013-7"
+hosts=1000 vms=50 ticks=20 policy=hyperv trace="$HV_ROOT/data/bitbrains-rnd-2013-7" baseline=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hv_require_int --hosts "${2:-}" 1 100000; hosts=$2; shift 2 ;;
@@ -15,19 +18,43 @@ while [ $# -gt 0 ]; do
     --ticks) hv_require_int --ticks "${2:-}" 1 100000; ticks=$2; shift 2 ;;
     --policy) [[ "${2:-}" =~ ^[a-z]+$ ]] || { hv_log "--policy is a policy name; got '${2:-}'"; exit 2; }; policy=$2; shift 2 ;;
     --trace) [ -d "${2:-}" ] || { hv_log "--trace: no such folder '${2:-}'"; exit 2; }; trace=$2; shift 2 ;;
+    --baseline) git -C "$HV_ROOT" rev-parse --verify -q "${2:-}^{commit}" >/dev/null || { hv_log "--baseline: no such git revision '${2:-}'"; exit 2; }
+      baseline=$2; shift 2 ;;
     *) hv_log "unknown option $1"; exit 2 ;;
   esac
 done
 hv_ensure_packages jq:jq
 hv_build_if_stale
-"$HV_ROOT/infra/cluster.sh" up >/dev/null
+builds=("$HV_BIN_SIM")
+names=("this build")
+if [ -n "$baseline" ]; then
+  tree="$HV_HOME/sim-bench-baseline"
+  git -C "$HV_ROOT" worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"
+  git -C "$HV_ROOT" worktree add -q --detach "$tree" "$baseline"
+  trap 'git -C "$HV_ROOT" worktree remove --force "$tree" >/dev/null 2>&1 || true' EXIT
+  hv_log "building the baseline ($baseline) in $tree"
+  dotnet build "$tree/src/Simulator/Simulator.csproj" -c Release --nologo -v q >/dev/null
+  builds=("$tree/src/Simulator/bin/Release/net10.0/hv-sim.dll" "$HV_BIN_SIM")
+  names=("baseline $(git -C "$HV_ROOT" rev-parse --short "$baseline")" "this build")
+fi
 declare -A rate
 for storage in none memory azure; do
-  json=$(dotnet "$HV_BIN_SIM" run --trace "$trace" --hosts "$hosts" --vms-per-host "$vms" --ticks "$ticks" \
-    --policy "$policy" --storage "$storage" --json 2>/dev/null)
-  rate[$storage]=$(jq '.policies[0].vmTicksPerSecond' <<<"$json")
-  printf '%-7s %12s VM-ticks/s  resized/tick %8s  calls/tick %8s  writes/tick %8s\n' "$storage" "${rate[$storage]}" \
-    $(jq -r '.policies[0] | "\(.resizedVmsPerTick) \(.grainCallsPerTick) \(.storageWritesPerTick)"' <<<"$json")
+  for b in "${!builds[@]}"; do
+    [ "$storage" = azure ] && "$HV_ROOT/infra/cluster.sh" up --fresh >/dev/null
+    json=$(dotnet "${builds[$b]}" run --trace "$trace" --hosts "$hosts" --vms-per-host "$vms" --ticks "$ticks" \
+      --policy "$policy" --storage "$storage" --json 2>/dev/null)
+    [ "$storage" = azure ] && "$HV_ROOT/infra/cluster.sh" down >/dev/null
+    rate[$b,$storage]=$(jq '.policies[0].vmTicksPerSecond' <<<"$json")
+    printf '%-17s %-7s %12s VM-ticks/s  resized/tick %8s  calls/tick %8s  writes/tick %8s\n' "${names[$b]}" "$storage" "${rate[$b,$storage]}" \
+      $(jq -r '.policies[0] | "\(.resizedVmsPerTick) \(.grainCallsPerTick) \(.storageWritesPerTick)"' <<<"$json")
+  done
 done
-awk -v a="${rate[none]}" -v b="${rate[memory]}" -v c="${rate[azure]}" \
-  'BEGIN { printf "(b)/(a) = %.1f %%   (c)/(a) = %.1f %%\n", 100*b/a, 100*c/a }'
+for b in "${!builds[@]}"; do
+  awk -v n="${names[$b]}" -v a="${rate[$b,none]}" -v b="${rate[$b,memory]}" -v c="${rate[$b,azure]}" \
+    'BEGIN { printf "%-17s (b)/(a) = %.1f %%   (c)/(a) = %.1f %%\n", n, 100*b/a, 100*c/a }'
+done
+if [ -n "$baseline" ]; then
+  for storage in none memory azure; do
+    awk -v s="$storage" -v old="${rate[0,$storage]}" -v new="${rate[1,$storage]}" 'BEGIN { printf "%-7s this build / baseline = %.2fx\n", s, new/old }'
+  done
+fi

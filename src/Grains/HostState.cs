@@ -7,7 +7,7 @@ namespace HvOrleans.Grains;
 /// can tell this boot from the last; <see cref="CrashReason"/> says why its process ended unasked;
 /// <see cref="BackupJob"/> is the live backup that holds a real VM (one at a time).
 /// </summary>
-[GenerateSerializer, Immutable, Alias("HvOrleans.HostedVm")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("HvOrleans.HostedVm")]
 public sealed record class HostedVm(
     [property: Id(0)] VmConfig Config,
     [property: Id(1)] VmMemory Memory,
@@ -20,7 +20,7 @@ public sealed record class HostedVm(
     public VmDisks DataDisks => Disks ?? VmDisks.Default;
 }
 
-[GenerateSerializer, Alias("HvOrleans.HostState")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("HvOrleans.HostState")]
 public sealed record class HostState(
     [property: Id(0)] int MemoryMb,
     [property: Id(1)] int ReserveMb,

@@ -1,7 +1,7 @@
 namespace HvOrleans.Memory;
 
 /// <summary>A VM's Dynamic Memory configuration. Sizes in MB.</summary>
-[GenerateSerializer, Immutable, Alias("HvOrleans.VmConfig")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("HvOrleans.VmConfig")]
 public sealed record class VmConfig(
     [property: Id(0)] int StartupMb,
     [property: Id(1)] int MinimumMb,

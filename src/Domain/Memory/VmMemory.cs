@@ -5,7 +5,7 @@ namespace HvOrleans.Memory;
 /// so far (Startup plus every hot-add); it never shrinks while the VM runs. Ballooned memory is the
 /// part of it the host has taken back, so Assigned = HighWater − Ballooned.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("HvOrleans.VmMemory")]
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("HvOrleans.VmMemory")]
 public sealed record class VmMemory(
     [property: Id(0)] bool Running,
     [property: Id(1)] int AssignedMb,

@@ -72,9 +72,11 @@ public static class HvSiloBuilderExtensions
         }
         else
         {
-            silo.Services.UseOrleansStateSerializer<AzureTableStorageOptions>();
-            silo.AddAzureTableGrainStorage(GrainStorage.Name, o => o.TableServiceClient = Tables(hv))
-                .UseAzureTableReminderService(o => o.TableServiceClient = Tables(hv));
+            // Orleans' own serializer: the [Id]-tagged state records stay readable as they evolve, and
+            // immutable collections and positional records round-trip (the JSON default does not).
+            silo.Services.AddKeyedSingleton<IGrainStorage>(GrainStorage.Name, (sp, _) => new BatchedTableGrainStorage(Tables(hv),
+                sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId, new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>())));
+            silo.UseAzureTableReminderService(o => o.TableServiceClient = Tables(hv));
         }
         if (hv.AuditDirectory.Length > 0)
             silo.Services.AuditGrainStorage(GrainStorage.Name, hv.AuditDirectory);
@@ -103,15 +105,6 @@ public static class HvSiloBuilderExtensions
         services.AddKeyedSingleton<IGrainStorage>(name, (sp, key) =>
             new AuditedGrainStorage((IGrainStorage)create(sp, key), sp.GetRequiredService<StateAuditLog>()));
     }
-
-    /// <summary>
-    /// Stores state with Orleans' own serializer: the [Id]-tagged state records stay readable as they
-    /// evolve, and immutable collections and positional records round-trip (the JSON default does not).
-    /// </summary>
-    private static void UseOrleansStateSerializer<TOptions>(this IServiceCollection services)
-        where TOptions : class, IStorageProviderSerializerOptions =>
-        services.AddOptions<TOptions>(GrainStorage.Name)
-            .Configure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
 
     private static TableServiceClient Tables(HvSiloOptions hv) => new(hv.ConnectionString);
 }
