@@ -40,10 +40,10 @@ fi
 declare -A rate
 for storage in none memory azure; do
   for b in "${!builds[@]}"; do
-    [ "$storage" = azure ] && "$HV_ROOT/infra/cluster.sh" up --fresh >/dev/null
+    [ "$storage" = azure ] && "$HV_ROOT/infra/cluster.sh" up --fresh >/dev/null 2>&1
     json=$(dotnet "${builds[$b]}" run --trace "$trace" --hosts "$hosts" --vms-per-host "$vms" --ticks "$ticks" \
       --policy "$policy" --storage "$storage" --json 2>/dev/null)
-    [ "$storage" = azure ] && "$HV_ROOT/infra/cluster.sh" down >/dev/null
+    [ "$storage" = azure ] && "$HV_ROOT/infra/cluster.sh" down >/dev/null 2>&1
     rate[$b,$storage]=$(jq '.policies[0].vmTicksPerSecond' <<<"$json")
     printf '%-17s %-7s %12s VM-ticks/s  resized/tick %8s  calls/tick %8s  writes/tick %8s\n' "${names[$b]}" "$storage" "${rate[$b,$storage]}" \
       $(jq -r '.policies[0] | "\(.resizedVmsPerTick) \(.grainCallsPerTick) \(.storageWritesPerTick)"' <<<"$json")
