@@ -7,7 +7,7 @@
 #   infra/cluster.sh status                     what is running
 #   infra/cluster.sh kill <i> | restart <i>     SIGKILL silo i / start it again as a fresh process
 # State (Azurite data, logs, pids, cluster.json for hv) lives in $HV_HOME (default ~/.hvorleans).
-# Silo i serves http://127.0.0.1:$HV_WEB_PORT_BASE+i (default 8080+i): /healthz and Prometheus /metrics.
+# Silo i serves http://127.0.0.1:$HV_WEB_PORT_BASE+i (default 8080+i): /healthz, Prometheus /metrics and the Orleans Dashboard /dashboard/.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -133,7 +133,7 @@ cmd_up() {
 cmd_status() {
   printf 'azurite  %s\n' "$(hv_alive "$(pid_of azurite)" && echo "running (pid $(pid_of azurite))" || echo stopped)"
   for i in $(silo_indexes); do
-    printf 'silo-%s   %s\n' "$i" "$(hv_alive "$(pid_of silo-$i)" && echo "running (pid $(pid_of silo-$i)), http://127.0.0.1:$((WEB_PORT_BASE + i))/healthz and /metrics" || echo dead)"
+    printf 'silo-%s   %s\n' "$i" "$(hv_alive "$(pid_of silo-$i)" && echo "running (pid $(pid_of silo-$i)), http://127.0.0.1:$((WEB_PORT_BASE + i))/healthz, /metrics, /dashboard/" || echo dead)"
   done
 }
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Orleans.Dashboard;
 
 HvSiloOptions.WebOptions web;
 try
@@ -31,7 +32,9 @@ if (web.Port == 0)
 else
 {
     var builder = WebApplication.CreateBuilder(args);
-    builder.UseOrleans(silo => silo.AddHvSilo(builder.Configuration));
+    // The dashboard profiles every grain call and reads every silo: a web side on every silo of a cluster
+    // or on none (infra/cluster.sh gives each its port); the simulator's own silo has neither.
+    builder.UseOrleans(silo => silo.AddHvSilo(builder.Configuration).AddDashboard());
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Parse(web.Address), web.Port));
     builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter("HvOrleans.*").AddPrometheusExporter());
     var app = builder.Build();
@@ -39,6 +42,7 @@ else
         ? Results.Text($"Active {silo.SiloAddress}\n")
         : Results.Text($"{silo.CurrentStatus} {silo.SiloAddress}\n", statusCode: StatusCodes.Status503ServiceUnavailable));
     app.MapPrometheusScrapingEndpoint("/metrics");
+    app.MapOrleansDashboard(routePrefix: "/dashboard");
     await app.RunAsync();
 }
 return 0;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using HvOrleans.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -7,8 +8,9 @@ using Xunit.Abstractions;
 namespace HvOrleans.Tests.EndToEnd;
 
 /// <summary>
-/// A silo process's web side (Hv:Web:Port): /healthz says Active, and /metrics serves the HvOrleans
-/// meters under the names the README documents, with the figures hv shows.
+/// A silo process's web side (Hv:Web:Port): /healthz says Active, /metrics serves the HvOrleans
+/// meters under the names the README documents, with the figures hv shows, and the Orleans Dashboard
+/// answers under /dashboard with this cluster's silo and the calls hv made.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
 public sealed class SiloWebTests(AzuriteFixture azurite, ITestOutputHelper log)
@@ -49,6 +51,18 @@ public sealed class SiloWebTests(AzuriteFixture azurite, ITestOutputHelper log)
         Assert.Equal(vm.GetProperty("demandMb").GetInt32(), Value(metrics, "hv_vm_demand_megabytes", "webvm"));
         Assert.Equal(vm.GetProperty("pressure").GetInt32(), Value(metrics, "hv_vm_pressure_percent", "webvm"));
         Assert.Equal(7168, Value(metrics, "hv_host_capacity_megabytes", "web1"));
+
+        var page = await http.GetAsync("/dashboard/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("<html", await page.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        // The dashboard's counters: one active silo, and the host grain among the grains it profiled.
+        string counters = await Eventually.WaitForAsync(() => http.GetStringAsync("/dashboard/DashboardCounters"), json =>
+        {
+            var root = JsonDocument.Parse(json).RootElement;
+            return root.GetProperty("totalActiveHostCount").GetInt32() == 1
+                && root.GetProperty("simpleGrainStats").EnumerateArray().Any(g => g.GetProperty("grainType").GetString()!.Contains("HostGrain"));
+        }, "the dashboard's counters to show one silo and the HostGrain calls", seconds: 20);
+        log.WriteLine(counters[..Math.Min(400, counters.Length)]);
     }
 
     /// <summary>The value of <paramref name="name"/>'s sample whose labels name <paramref name="id"/>.</summary>
