@@ -23,7 +23,7 @@ public sealed class BatchedTableGrainStorage(TableServiceClient service, string 
     private const int MaxTransaction = 100, ChunkBytes = 64_000, MaxChunks = 15, InFlight = 4;
 
     private readonly TableClient _table = service.GetTableClient(TableName);
-    private readonly Lazy<Task> _created = new(() => service.GetTableClient(TableName).CreateIfNotExistsAsync());
+    private Task? _created;
     private readonly ConcurrentDictionary<string, Partition> _partitions = new();
     // Transactions in flight at once, all partitions together: while they are, writes gather into fuller
     // next transactions instead of many small ones (the store is bound by requests).
@@ -39,7 +39,7 @@ public sealed class BatchedTableGrainStorage(TableServiceClient service, string 
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        await _created.Value;
+        await TableCreatedAsync();
         var (partition, row) = Keys(stateName, grainId);
         var found = await _table.GetEntityIfExistsAsync<TableEntity>(partition, row);
         if (!found.HasValue || found.Value is not { } entity)
@@ -55,7 +55,7 @@ public sealed class BatchedTableGrainStorage(TableServiceClient service, string 
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        await _created.Value;
+        await TableCreatedAsync();
         var (partition, row) = Keys(stateName, grainId);
         var data = serializer.Serialize(grainState.State).ToMemory();
         if (data.Length > ChunkBytes * MaxChunks)
@@ -72,7 +72,7 @@ public sealed class BatchedTableGrainStorage(TableServiceClient service, string 
 
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        await _created.Value;
+        await TableCreatedAsync();
         var (partition, row) = Keys(stateName, grainId);
         if (grainState.ETag is not null)
         {
@@ -83,6 +83,17 @@ public sealed class BatchedTableGrainStorage(TableServiceClient service, string 
             }
         }
         (grainState.ETag, grainState.RecordExists) = (null, false);
+    }
+
+    /// <summary>
+    /// Creates the table once. A failed creation (storage down while the silo starts) is tried again by
+    /// the next operation rather than remembered: a silo must not stay broken after storage comes back.
+    /// </summary>
+    private Task TableCreatedAsync()
+    {
+        var created = _created;
+        if (created is null || created.IsFaulted || created.IsCanceled) _created = created = _table.CreateIfNotExistsAsync();
+        return created;
     }
 
     /// <summary>Joins the partition's next transaction; starts committing if no commit is running there.</summary>

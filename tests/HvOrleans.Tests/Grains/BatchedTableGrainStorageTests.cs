@@ -1,4 +1,8 @@
 using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Azure.Core;
 using Azure.Data.Tables;
 using HvOrleans.Grains;
 using HvOrleans.Silo.Hosting;
@@ -69,5 +73,58 @@ public sealed class BatchedTableGrainStorageTests(AzuriteFixture azurite)
         await storage.ReadStateAsync("host", id, read);
         Assert.Equal(3000, read.State!.Vms.Count);
         Assert.Equal(big.State!.Vms["vm2999"], read.State.Vms["vm2999"]);
+    }
+
+    [Fact]
+    public async Task Storage_that_was_down_when_the_silo_started_is_used_once_it_is_back()
+    {
+        // The table endpoint is a port nobody listens on yet; later a forwarder to Azurite opens it.
+        int port = Repo.FreePort();
+        var tableEndpoint = Regex.Match(azurite.ConnectionString, @"TableEndpoint=http://127\.0\.0\.1:(\d+)/");
+        int azuritePort = int.Parse(tableEndpoint.Groups[1].Value);
+        string connection = azurite.ConnectionString.Replace($"127.0.0.1:{azuritePort}/", $"127.0.0.1:{port}/");
+        var tables = new TableServiceClient(connection, new TableClientOptions { Retry = { MaxRetries = 0, NetworkTimeout = TimeSpan.FromSeconds(2) } });
+        var storage = new BatchedTableGrainStorage(tables, $"svc-{Guid.NewGuid():N}", Serializer);
+        var id = GrainId.Create("host", "late");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => storage.WriteStateAsync("host", id, new GrainState<HostState>(State(8192))));
+        using var forwarder = new TcpForwarder(port, azuritePort);
+        var written = new GrainState<HostState>(State(8192));
+        await storage.WriteStateAsync("host", id, written);      // the table is created now, not remembered as failed
+        var read = new GrainState<HostState>();
+        await storage.ReadStateAsync("host", id, read);
+        Assert.Equal((8192, written.ETag), (read.State!.MemoryMb, read.ETag));
+    }
+
+    /// <summary>Accepts on one loopback port and pipes every connection to another.</summary>
+    private sealed class TcpForwarder : IDisposable
+    {
+        private readonly TcpListener _listener;
+
+        public TcpForwarder(int port, int target)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, port);
+            _listener.Start();
+            _ = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    TcpClient inbound;
+                    try { inbound = await _listener.AcceptTcpClientAsync(); }
+                    catch (ObjectDisposedException) { return; }
+                    catch (SocketException) { return; }
+                    _ = Task.Run(async () =>
+                    {
+                        using var a = inbound;
+                        using var b = new TcpClient();
+                        await b.ConnectAsync(IPAddress.Loopback, target);
+                        var (sa, sb) = (a.GetStream(), b.GetStream());
+                        await Task.WhenAny(sa.CopyToAsync(sb), sb.CopyToAsync(sa));
+                    });
+                }
+            });
+        }
+
+        public void Dispose() => _listener.Stop();
     }
 }
