@@ -180,7 +180,9 @@ public sealed class HostGrain(
 
     public Task ReportDemands(IReadOnlyList<VmDemand> demands)
     {
-        HoldReports(demands);
+        var engine = HoldReports(demands);
+        state.State = StateOf(engine);
+        _engineOf = state.State;
         return Task.CompletedTask;
     }
 
@@ -188,24 +190,22 @@ public sealed class HostGrain(
     {
         Rule.Require(maxPasses is >= 1 and <= 1000, "passes-1-to-1000", $"A tick runs 1..1000 passes; got {maxPasses}.");
         var balancing = BalancingPolicies.ByName(policy);
-        RequireHost();
-        if (demands.Count > 0) RequireModelled(demands[0].VmId);
-        var engine = Engine();
-        // All or none: every report is checked before any is held.
-        foreach (var d in demands) VmMemory.RequireDemand(engine.Vms[SlotOf(d.VmId)].Running, d.DemandMb);
-        _engineOf = null;   // the slots now run ahead of the state, until DecideAsync brings the state level
-        foreach (var d in demands) engine.Vms[_slotOf[d.VmId]].ReportDemand(d.DemandMb);
-        return DecideAsync(engine, balancing, maxPasses);
+        return DecideAsync(HoldReports(demands), balancing, maxPasses);
     }
 
-    /// <summary>Reports are volatile (a guest sends one a second): held in memory, persisted with the next resize. All or none.</summary>
-    private void HoldReports(IReadOnlyList<VmDemand> demands)
+    /// <summary>
+    /// Reports are volatile (a guest sends one a second): held in the engine's slots, and in the state
+    /// in memory, persisted with the next resize. All or none: every report is checked before any is held.
+    /// </summary>
+    private BalancingHost HoldReports(IReadOnlyList<VmDemand> demands)
     {
         RequireHost();
         if (demands.Count > 0) RequireModelled(demands[0].VmId);
-        var next = Host;
-        foreach (var d in demands) next = next.WithMemory(d.VmId, RequireVm(d.VmId).Memory.WithDemand(d.DemandMb));
-        state.State = next;
+        var engine = Engine();
+        foreach (var d in demands) VmMemory.RequireDemand(engine.Vms[SlotOf(d.VmId)].Running, d.DemandMb);
+        _engineOf = null;   // the slots now run ahead of the state, until the caller brings the state level
+        foreach (var d in demands) engine.Vms[_slotOf[d.VmId]].ReportDemand(d.DemandMb);
+        return engine;
     }
 
     public async Task<HostInfo> RegisterAgent(AgentRegistration registration)
