@@ -69,4 +69,4 @@ hv vm exec demo-guest -- sh -c "dd if=/dev/urandom of=/data/demo bs=64k count=32
 hv backup start demo-guest --job "demo-guest-$run" >/dev/null
 hv backup show "demo-guest-$run" --wait 120
 hv backup verify "demo-guest@demo-guest-$run" --boot
-printf '\nThe cluster is still running: try ./hv help, ./hv vm show demo-vm --json; stop it (agents and guests too) with infra/cluster.sh down\n'
+printf '\nThe cluster is still running: try ./hv --help, ./hv watch host demo-host, ./hv vm show demo-vm --json; stop it (agents and guests too) with infra/cluster.sh down\n'

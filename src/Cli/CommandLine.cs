@@ -1,6 +1,6 @@
 namespace HvOrleans.Cli;
 
-/// <summary>A parsed command line: positional words, <c>--name value</c> options (the last one counts, unless read as a list) and bare <c>--flags</c>.</summary>
+/// <summary>A parsed command line (hv-sim, hv-drill): positional words, <c>--name value</c> or <c>--name=value</c> options (the last one counts, unless read as a list) and bare <c>--flags</c>.</summary>
 public sealed class CommandLine
 {
     private static readonly HashSet<string> Flags = ["json", "help", "fresh", "density", "check", "incremental", "force", "boot"];
@@ -17,6 +17,12 @@ public sealed class CommandLine
             if (args[i] == "--") { Rest = args.Skip(i + 1).ToList(); break; }
             if (!args[i].StartsWith("--", StringComparison.Ordinal)) { words.Add(args[i]); continue; }
             string name = args[i][2..];
+            if (name.IndexOf('=') is > 0 and var equals)
+            {
+                // --name=value, as System.CommandLine (hv) reads it too.
+                (_options.TryGetValue(name[..equals], out var given) ? given : _options[name[..equals]] = []).Add(name[(equals + 1)..]);
+                continue;
+            }
             if (Flags.Contains(name)) { _flags.Add(name); continue; }
             if (i + 1 >= args.Count) throw new UsageException($"--{name} needs a value.");
             (_options.TryGetValue(name, out var values) ? values : _options[name] = []).Add(args[++i]);

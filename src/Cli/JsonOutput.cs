@@ -76,6 +76,20 @@ public sealed record DiskJson(string VmId, long SizeBytes, bool GuestAgent, int 
 
 public sealed record ChecksumJson(string VmId, string Sha256);
 
+/// <summary>One refresh of <c>hv watch</c> (and the fleet page's host card): the host, its VMs, the backups running on them.</summary>
+public sealed record WatchJson(HostJson Host, IReadOnlyList<VmJson> Vms, IReadOnlyList<BackupJobJson> Backups, DateTimeOffset At)
+{
+    public static WatchJson Of(HostInfo host, IReadOnlyList<VmInfo> vms, IReadOnlyList<BackupJobInfo> backups, DateTimeOffset at) =>
+        new(HostJson.Of(host), vms.Select(VmJson.Of).ToList(), backups.Select(BackupJobJson.Of).ToList(), at);
+}
+
+public sealed record VmDeletedJson(string VmId, bool Deleted);
+
+/// <summary>A command run in a real guest: its exit code and output as the guest agent returned them.</summary>
+public sealed record GuestExecJson(string VmId, int ExitCode, string StdOut, string StdErr);
+
+public sealed record TlsFilesJson(string Dir, IReadOnlyList<string> Files, string SiloName);
+
 public sealed record BackupStartedJson(string JobId);
 
 public sealed record BackupVmJson(string VmId, string Step, string Consistency, long BytesCopied, long BytesTotal, double? FreezeWindowMs,
@@ -143,6 +157,10 @@ public sealed record BackupBenchJson(int Round, int Vms, long DiskMb, double Bas
 [JsonSerializable(typeof(List<SiloJson>))]
 [JsonSerializable(typeof(DiskJson))]
 [JsonSerializable(typeof(ChecksumJson))]
+[JsonSerializable(typeof(VmDeletedJson))]
+[JsonSerializable(typeof(WatchJson))]
+[JsonSerializable(typeof(GuestExecJson))]
+[JsonSerializable(typeof(TlsFilesJson))]
 [JsonSerializable(typeof(BackupStartedJson))]
 [JsonSerializable(typeof(BackupJobJson))]
 [JsonSerializable(typeof(List<BackupRecordJson>))]

@@ -19,6 +19,9 @@ public interface IHostGrain : IGrainWithStringKey
 
     [Alias("GetVm")] Task<VmInfo> GetVm(string vmId);
 
+    /// <summary>Every VM of the host with both views of its memory, in VmId order: one call for a live view of the host.</summary>
+    [Alias("GetVms")] Task<IReadOnlyList<VmInfo>> GetVms();
+
     /// <summary>Changes a VM's configuration within the rules (while running: Startup fixed, Maximum only up, Minimum only down).</summary>
     [Alias("ConfigureVm")] Task<VmInfo> ConfigureVm(string vmId, VmConfigChange change);
 

@@ -77,6 +77,8 @@ public sealed class HostGrain(
         }
         // Awaited, also when the host exists: an add whose wake-up failed fails, and its retry wakes the balancer.
         await GrainFactory.GetGrain<IHostBalancerGrain>(HostId).Wake();
+        // Likewise awaited: the fleet page and the API list what the directory holds.
+        await GrainFactory.GetGrain<IFleetGrain>(0).RegisterHost(HostId);
         return Info();
     }
 
@@ -122,6 +124,12 @@ public sealed class HostGrain(
     {
         RequireVm(vmId);
         return Task.FromResult(VmInfo(vmId));
+    }
+
+    public Task<IReadOnlyList<VmInfo>> GetVms()
+    {
+        RequireHost();
+        return Task.FromResult<IReadOnlyList<VmInfo>>(Host.Vms.Keys.Order(StringComparer.Ordinal).Select(VmInfo).ToList());
     }
 
     public async Task<VmInfo> ConfigureVm(string vmId, VmConfigChange change)
@@ -400,7 +408,7 @@ public sealed class HostGrain(
         if (!IsReal) return HvOrleans.VmInfo.Of(snapshot);
         var seen = _guests.TryGetValue(vmId, out var g) && g.Report.BootId == vm.BootId ? g : default;
         var real = seen.Report is { } r ? new RealGuestView(r.State, r.Pid, r.StartedAt, r.BalloonedMb, r.PluggedMb, seen.At) : null;
-        return HvOrleans.VmInfo.OfReal(snapshot, real, seen.Report?.Stats, vm.CrashReason);
+        return HvOrleans.VmInfo.OfReal(snapshot, real, seen.Report?.Stats, vm.CrashReason) with { BackupJob = vm.BackupJob };
     }
 
     private HostInfo Info() => new(HostId, Host.MemoryMb, Host.ReserveMb,

@@ -1,45 +1,71 @@
+using System.CommandLine;
 using System.Text;
+using static HvOrleans.Client.Cli.Symbols;
 using HvOrleans.Backup;
 
 namespace HvOrleans.Client.Cli;
 
 /// <summary><c>hv disk …</c> and <c>hv backup …</c>.</summary>
-public sealed class BackupCommands(TextWriter output)
+public sealed class BackupCommands(TextWriter output, CommandTree tree, Func<Func<IGrainFactory, Task>, CancellationToken, Task<int>> onCluster)
 {
-    public const string Help = """
-          hv vm set <vm> --guest-agent on|off       whether the guest's VSS daemon runs (off: crash-consistent backups)
-          hv disk write <vm> --offset B --length B --seed S    deterministic data, into the guest's buffer
-          hv disk flush <vm> | hv disk show <vm> [--json] | hv disk checksum <vm> [--json]
-          hv backup start <vm>... [--incremental] [--job ID] [--json]   → jobId (repeating the same --job is safe)
-          hv backup show <jobId> [--json] [--wait SECONDS]
-          hv backup cancel <jobId> [--json]         stop at the next safe point; everything the job holds is let go
-          hv backup list (--vm V | --host H) [--json]       a VM's backups, or those of every VM on a host
-          hv backup verify <backupId> [--boot [--host H]] [--json]   --boot (a real VM's): restore into a scratch VM, e2fsck, boot, check, remove
-          hv backup restore <backupId> --to <newVm> [--host H] [--op ID] [--json]
-                                  (a backup id is <vm>@<job>; a restore repeated with the same --op ID returns the VM it made,
-                                  on the host and with the configuration the backup recorded)
-        """;
-
-    public Func<IGrainFactory, Task>? Resolve(CommandLine line) => (line.Words[0], line.Words.ElementAtOrDefault(1)) switch
+    public Command Disk()
     {
-        ("disk", "write") => DiskWrite(line.Word(2, "vm id"), new DiskWrite(LongOption(line, "offset"), line.RequiredMb("length"), LongOption(line, "seed")), line.Json),
-        ("disk", "flush") => Disk(line.Word(2, "vm id"), line.Json, disk => disk.Flush()),
-        ("disk", "show") => Disk(line.Word(2, "vm id"), line.Json, disk => disk.GetInfo()),
-        ("disk", "checksum") => Checksum(line.Word(2, "vm id"), line.Json),
-        ("backup", "start") => Start(line.Words.Skip(2).ToList(), line.Flag("incremental"), line.Text("job"), line.Json),
-        ("backup", "show") => Show(line.Word(2, "job id"), line.Json, line.OptionalInt("wait") ?? 0),
-        ("backup", "cancel") => Cancel(line.Word(2, "job id"), line.Json),
-        ("backup", "list") => List(line.Text("vm"), line.Text("host"), line.Json),
-        ("backup", "verify") when line.Flag("boot") => VerifyBoot(line.Word(2, "backup id"), line.Text("host"), line.Json),
-        ("backup", "verify") => Verify(line.Word(2, "backup id"), line.Json),
-        ("backup", "restore") => Restore(line.Word(2, "backup id"), line.Text("to") ?? throw new UsageException("--to <newVm> is required."),
-            line.Text("op") ?? $"op-{Guid.NewGuid():N}", line.Text("host"), line.Json),
-        _ => null,
-    };
+        Argument<string> Vm() => Id("vm", "VM id");
+        var (write, offset, length, seed) = (Vm(), RequiredLong("--offset", "Where the write starts, in bytes", "B"),
+            RequiredInt("--length", "How many bytes", "B"), RequiredLong("--seed", "The data's seed (the same seed writes the same bytes)", "S"));
+        var (flush, show, checksum) = (Vm(), Vm(), Vm());
+        return tree.Group("disk", "A modelled guest's disk: deterministic writes into its buffer, flushes, checksums.", ["hv disk write vm1 --offset 0 --length 4096 --seed 1", "hv disk checksum vm1"],
+            Op("write", "Writes deterministic data into the guest's buffer (flushed by the guest, or frozen by a backup).",
+                ["hv disk write vm1 --offset 0 --length 65536 --seed 7"], [write, offset, length, seed],
+                p => DiskWrite(p.GetValue(write)!, new DiskWrite(p.GetValue(offset), p.GetValue(length), p.GetValue(seed)), p.GetValue(Json))),
+            Op("flush", "Flushes the guest's buffered writes to its disk.", ["hv disk flush vm1"], [flush],
+                p => Disk(p.GetValue(flush)!, p.GetValue(Json), disk => disk.Flush())),
+            Op("show", "The disk's size, guest agent, buffered writes, and any backup holding it.", ["hv disk show vm1 --json"], [show],
+                p => Disk(p.GetValue(show)!, p.GetValue(Json), disk => disk.GetInfo())),
+            Op("checksum", "The SHA-256 of the disk as it is now.", ["hv disk checksum vm1"], [checksum],
+                p => Checksum(p.GetValue(checksum)!, p.GetValue(Json))));
+    }
 
-    private static long LongOption(CommandLine line, string name) =>
-        long.TryParse(line.Text(name) ?? throw new UsageException($"--{name} is required."), out long value)
-            ? value : throw new UsageException($"--{name} must be a whole number; got '{line.Text(name)}'.");
+    public Command Backup(Command bench)
+    {
+        var vms = Ids("vm", "VM id", "The VMs to back up together");
+        var (incremental, job) = (Flag("--incremental", "Copy only what changed since each VM's last backup"),
+            Text("--job", "The job id (repeating a start with the same id is safe); default a new one", "ID"));
+        var (show, wait) = (Id("job", "job id"), IntIn("--wait", "Follow the job until it ends or this many seconds pass", 0, 86_400, 0, "SECONDS"));
+        var cancel = Id("job", "job id");
+        var (listVm, listHost) = (Text("--vm", "A VM's backups", "VM"), Text("--host", "The backups of every VM on a host", "HOST"));
+        var (verify, boot, bootHost) = (Id("backup", "backup id"), Flag("--boot", "A real VM's: restore into a scratch VM, e2fsck, boot, check, remove"),
+            Text("--host", "Where --boot restores (default the backup's host)", "HOST"));
+        var (restore, to, op, toHost) = (Id("backup", "backup id"), Text("--to", "The new VM's id", "VM", required: true),
+            Text("--op", "The operation id: a restore repeated with the same id returns the VM it made", "ID"), Text("--host", "The host for the new VM (default the backup's)", "HOST"));
+        return tree.Group("backup", "Live backups: start, follow, cancel, list, verify and restore. A backup id is <vm>@<job>.",
+            ["hv backup start vm1 vm2", "hv backup list --vm vm1", "hv backup restore vm1@job-1 --to vm1-copy"],
+            Op("start", "Backs up one or more running VMs together: freeze, checkpoint, thaw, copy. Prints the job id.",
+                ["hv backup start vm1 vm2", "hv backup start vm1 --incremental --job nightly-vm1"], [vms, incremental, job],
+                p =>
+                {
+                    // Chosen once, before the first attempt: a retried start finds the job it may already have started.
+                    string jobId = p.GetValue(job) ?? $"job-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..32];
+                    var (ids, isIncremental, json) = (p.GetValue(vms)!, p.GetValue(incremental), p.GetValue(Json));
+                    return grains => Start(grains, ids, isIncremental, jobId, json);
+                }),
+            Op("show", "A job's state and each VM's step, bytes and freeze window; --wait follows it live.", ["hv backup show job-1", "hv backup show job-1 --wait 600"], [show, wait],
+                p => Show(p.GetValue(show)!, p.GetValue(Json), p.GetValue(wait))),
+            Op("cancel", "Stops a job at its next safe point; everything it holds is let go.", ["hv backup cancel job-1"], [cancel],
+                p => Cancel(p.GetValue(cancel)!, p.GetValue(Json))),
+            Op("list", "A VM's backups, or those of every VM on a host (exactly one of --vm and --host).", ["hv backup list --vm vm1", "hv backup list --host h1 --json"], [listVm, listHost],
+                p => List(p.GetValue(listVm), p.GetValue(listHost), p.GetValue(Json))),
+            Op("verify", "Re-reads a backup from the media and checks its SHA-256; --boot also restores and boots a real VM's.",
+                ["hv backup verify vm1@job-1", "hv backup verify db1@job-2 --boot"], [verify, boot, bootHost],
+                p => p.GetValue(boot) ? VerifyBoot(p.GetValue(verify)!, p.GetValue(bootHost), p.GetValue(Json)) : Verify(p.GetValue(verify)!, p.GetValue(Json))),
+            Op("restore", "Restores a backup into a new, stopped VM (on the host and with the configuration the backup recorded, unless --host).",
+                ["hv backup restore vm1@job-1 --to vm1-copy", "hv backup restore vm1@job-1 --to vm1-copy --op restore-42"], [restore, to, op, toHost],
+                p => Restore(p.GetValue(restore)!, p.GetValue(to)!, p.GetValue(op) ?? $"op-{Guid.NewGuid():N}", p.GetValue(toHost), p.GetValue(Json))),
+            bench);
+    }
+
+    private Command Op(string name, string description, string[] examples, Symbol[] symbols, Func<ParseResult, Func<IGrainFactory, Task>> resolve) =>
+        tree.Leaf(name, description, examples, [.. symbols, Json], (parse, ct) => onCluster(resolve(parse), ct));
 
     private Func<IGrainFactory, Task> DiskWrite(string vmId, DiskWrite write, bool json) => Disk(vmId, json, disk => disk.Write(write));
 
@@ -57,13 +83,6 @@ public sealed class BackupCommands(TextWriter output)
         output.Write(json ? JsonOutput.Serialize(new ChecksumJson(vmId, sha)) + "\n" : $"{sha}  {vmId}\n");
     };
 
-    private Func<IGrainFactory, Task> Start(IReadOnlyList<string> vmIds, bool incremental, string? givenJobId, bool json)
-    {
-        // Chosen once, before the first attempt: a retried start finds the job it may already have started.
-        string jobId = givenJobId ?? $"job-{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid():N}"[..32];
-        return async grains => await Start(grains, vmIds, incremental, jobId, json);
-    }
-
     private async Task Start(IGrainFactory grains, IReadOnlyList<string> vmIds, bool incremental, string jobId, bool json)
     {
         var job = await grains.GetGrain<IBackupJobGrain>(jobId).Start(vmIds, incremental);
@@ -78,12 +97,12 @@ public sealed class BackupCommands(TextWriter output)
         bool live = !json && !Console.IsOutputRedirected && waitSeconds > 0;
         while (!BackupSteps.Finished(job.State) && DateTime.UtcNow < deadline)
         {
-            if (live) output.Write("\x1b[H\x1b[J" + Text(job));
+            if (live) output.Write("\x1b[H\x1b[J" + JobText(job));
             await Task.Delay(500);
             job = await grain.GetInfo();
         }
         if (live) output.Write("\x1b[H\x1b[J");
-        output.Write(json ? JsonOutput.Serialize(BackupJobJson.Of(job)) + "\n" : Text(job));
+        output.Write(json ? JsonOutput.Serialize(BackupJobJson.Of(job)) + "\n" : JobText(job));
     };
 
     private Func<IGrainFactory, Task> Cancel(string jobId, bool json) => async grains =>
@@ -205,7 +224,7 @@ public sealed class BackupCommands(TextWriter output)
 
     private static BackupStep Current(BackupVmProgress v) => BackupSteps.InProgress(v.Step);
 
-    private static string Text(BackupJobInfo job)
+    private static string JobText(BackupJobInfo job)
     {
         var text = new StringBuilder($"backup job {job.JobId}: {job.State}{(job.Incremental ? " (incremental)" : "")}{(job.CancelRequested && !BackupSteps.Finished(job.State) ? ", cancel requested" : "")}\n");
         foreach (var v in job.Vms)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -8,29 +9,29 @@ namespace HvOrleans.Client.Cli;
 /// present. Everything is PEM, in the layout of a Kubernetes TLS secret (<c>tls.crt</c>, <c>tls.key</c>,
 /// <c>ca.crt</c>), so the same files serve <c>infra/cluster.sh up --tls</c> and <c>infra/k8s</c>.
 /// </summary>
-public sealed class TlsCommand(TextWriter output)
+public static class TlsCommand
 {
-    public const string Help = """
-          hv tls init [--dir D] [--days N] [--force]
-                                  a CA and silo/client certificates for mutual TLS (default D: $HV_HOME/tls)
-        """;
-
     /// <summary>The DNS name every silo certificate carries; clients and silos check it (Hv:Tls:ServerName).</summary>
     public const string SiloName = "hv-silo";
 
-    public void Run(CommandLine line)
+    public static Command Command(TextWriter output, CommandTree tree)
     {
-        if (line.Words.ElementAtOrDefault(1) != "init")
-            throw new UsageException($"Unknown command '{string.Join(' ', line.Words.Take(2))}'.");
-        string dir = line.Text("dir") ?? Path.Combine(HvHome.Directory, "tls");
-        int days = line.OptionalInt("days") ?? 365;
-        if (days is < 1 or > 3650)
-            throw new UsageException($"--days is 1..3650; got {days}.");
-        bool force = line.Flag("force");
-        line.RejectUnknownOptions();
+        var dir = Symbols.Text("--dir", "Where the files go (default $HV_HOME/tls)", "DIR");
+        var days = Symbols.IntIn("--days", "How long the certificates are valid, in days", 1, 3650, 365, "N");
+        var force = Symbols.Flag("--force", "Replace an existing CA (every certificate it issued stops being trusted)");
+        return tree.Group("tls", "Mutual TLS for a deployment.", ["hv tls init"],
+            tree.Leaf("init", "A private CA and the certificates silos and operators present, as PEM in a Kubernetes TLS secret's layout; infra/cluster.sh up --tls uses them.",
+                ["hv tls init", "hv tls init --dir /etc/hvorleans/tls --days 90"], [dir, days, force, Symbols.Json], (p, _) =>
+                {
+                    Init(output, p.GetValue(dir) ?? Path.Combine(HvHome.Directory, "tls"), p.GetValue(days), p.GetValue(force), p.GetValue(Symbols.Json));
+                    return Task.FromResult(ExitCodes.Ok);
+                }));
+    }
+
+    private static void Init(TextWriter output, string dir, int days, bool force, bool json)
+    {
         if (File.Exists(Path.Combine(dir, "ca.crt")) && !force)
             throw new UsageException($"{dir} already holds a CA; pass --force to replace it (every certificate issued by it stops being trusted).");
-
         try
         {
             Write(dir, days);
@@ -38,6 +39,11 @@ public sealed class TlsCommand(TextWriter output)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new UsageException($"--dir {dir} cannot hold the certificates: {e.Message}");
+        }
+        if (json)
+        {
+            output.Write(JsonOutput.Serialize(new TlsFilesJson(Path.GetFullPath(dir), ["ca.crt", "ca.key", "silo.crt", "silo.key", "client.crt", "client.key"], SiloName)) + "\n");
+            return;
         }
         output.Write($"""
             TLS files in {dir}:

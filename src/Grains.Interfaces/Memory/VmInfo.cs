@@ -11,7 +11,8 @@ public sealed record class VmSnapshot(
 /// <summary>
 /// A VM with both views of its memory. For a real guest (<see cref="Real"/> set) the guest view is
 /// the guest's own figures; for a modelled one, the model's. <see cref="CrashReason"/> is why a real
-/// guest's process ended without being asked to, until the VM is started again.
+/// guest's process ended without being asked to, until the VM is started again. <see cref="BackupJob"/>
+/// is the live backup holding a real VM (a modelled VM's disk grain knows its own).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.VmInfo")]
 public sealed record class VmInfo(
@@ -20,7 +21,8 @@ public sealed record class VmInfo(
     [property: Id(2)] GuestMemoryView GuestView,
     [property: Id(3)] HostDriver Driver = HostDriver.Model,
     [property: Id(4)] RealGuestView? Real = null,
-    [property: Id(5)] string? CrashReason = null)
+    [property: Id(5)] string? CrashReason = null,
+    [property: Id(6)] string? BackupJob = null)
 {
     public static VmInfo Of(VmSnapshot s) =>
         new(s, HostMemoryView.Of(s.Config, s.Memory), GuestMemoryView.Of(s.Memory));

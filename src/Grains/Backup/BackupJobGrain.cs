@@ -51,6 +51,7 @@ public sealed class BackupJobGrain(
         if (Job.Exists)
         {
             Rule.Require(Job.Vms.Select(v => v.VmId).SequenceEqual(vmIds), "backup-job-exists", $"Backup job {JobId} exists for other VMs.");
+            await GrainFactory.GetGrain<IFleetGrain>(0).BackupStarted(JobId);   // a start retried after the directory failed
             return Info();   // a repeated start of the same job is the same job
         }
         ResourceNames.Validate("backup-job", JobId);
@@ -66,6 +67,7 @@ public sealed class BackupJobGrain(
         {
             await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
             await TakeVmsAsync();
+            await GrainFactory.GetGrain<IFleetGrain>(0).BackupStarted(JobId);
         }
         catch (HvRuleException)
         {

@@ -41,10 +41,10 @@ public sealed class KubernetesManifestTests
     }
 
     [Fact]
-    public void Kustomizations_name_files_that_exist_and_the_TLS_files_hv_tls_init_writes()
+    public async Task Kustomizations_name_files_that_exist_and_the_TLS_files_hv_tls_init_writes()
     {
         string tls = Directory.CreateTempSubdirectory("hv-k8s-tls-").FullName;
-        new TlsCommand(TextWriter.Null).Run(new CommandLine(["tls", "init", "--dir", tls]));
+        Assert.Equal(0, await new HvOrleans.Client.Cli.HvCli(TextWriter.Null, Console.Error).RunAsync(["tls", "init", "--dir", tls]));
         foreach (var folder in new[] { K8s, Path.Combine(K8s, "dev") })
         {
             var root = (YamlMappingNode)Yaml(Path.Combine(folder, "kustomization.yaml"));

@@ -44,6 +44,17 @@ public sealed class SiloWebTests(AzuriteFixture azurite, ITestOutputHelper log)
         await hv.OkAsync("balance", "web1");
         var vm = await hv.JsonAsync("vm", "show", "webvm");
 
+        // hv watch, one frame into a pipe: the 80×24 screen, with the figures hv vm show printed.
+        var (code, screen, stderr) = await hv.RunAsync("watch", "host", "web1", "--count", "1");
+        log.WriteLine(screen);
+        Assert.True(code == 0, stderr);
+        var lines = screen.TrimEnd('\n').Split('\n');
+        Assert.InRange(lines.Length, 4, 24);
+        Assert.All(lines, l => Assert.True(l.Length <= 80, l));
+        Assert.Matches($@"^webvm +{vm.GetProperty("assignedMb").GetInt32()} +{vm.GetProperty("demandMb").GetInt32()} +{vm.GetProperty("pressure").GetInt32()}% ", lines[2]);
+        var frame = await hv.JsonAsync("watch", "vm", "webvm", "--count", "1");
+        Assert.Equal(vm.GetProperty("assignedMb").GetInt32(), frame.GetProperty("vms")[0].GetProperty("assignedMb").GetInt32());
+
         string metrics = await http.GetStringAsync("/metrics");
         log.WriteLine(string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("hv_", StringComparison.Ordinal))));
         foreach (var name in DocumentedNames) Assert.Contains(name, metrics);
