@@ -7,7 +7,8 @@
 #   infra/cluster.sh status                     what is running
 #   infra/cluster.sh kill <i> | restart <i>     SIGKILL silo i / start it again as a fresh process
 # State (Azurite data, logs, pids, cluster.json for hv) lives in $HV_HOME (default ~/.hvorleans).
-# Silo i serves http://127.0.0.1:$HV_WEB_PORT_BASE+i (default 8080+i): /healthz, Prometheus /metrics and the Orleans Dashboard /dashboard/.
+# Silo i serves http://127.0.0.1:$HV_WEB_PORT_BASE+i (default 8080+i; https with --tls): the fleet page /, the API /api/v1,
+# /healthz, Prometheus /metrics and the Orleans Dashboard /dashboard/.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -45,7 +46,7 @@ start_silo() { # index
   if hv_alive "$(pid_of silo-$i)"; then return; fi
   # Appended, not truncated: the log of the life before a kill is what explains it.
   printf '=== silo %s starting at %s\n' "$i" "$(date -u +%FT%T.%3NZ)" >> "$HV_HOME/silo-$i.log"
-  hv_log "starting silo $i (silo port $((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)), web http://127.0.0.1:$((WEB_PORT_BASE + i)); log $HV_HOME/silo-$i.log)"
+  hv_log "starting silo $i (silo port $((SILO_PORT_BASE + i)), gateway $((GATEWAY_PORT_BASE + i)), web $(web_scheme)://127.0.0.1:$((WEB_PORT_BASE + i))/; log $HV_HOME/silo-$i.log)"
   tls_env silo env Hv__Storage=Azure Hv__ConnectionString="$CONN" Hv__SiloPort=$((SILO_PORT_BASE + i)) Hv__GatewayPort=$((GATEWAY_PORT_BASE + i)) \
     Hv__Web__Port=$((WEB_PORT_BASE + i)) \
     setsid dotnet "$HV_BIN_SILO" --contentRoot "$(dirname "$HV_BIN_SILO")" >> "$HV_HOME/silo-$i.log" 2>&1 < /dev/null &
@@ -54,6 +55,7 @@ start_silo() { # index
 
 TLS_DIR="$HV_HOME/tls"
 tls_on() { [ -f "$HV_HOME/tls.on" ]; }
+web_scheme() { tls_on && echo https || echo http; }
 
 tls_env() { # silo|client command... — execs the command with that party's TLS settings when TLS is on;
             # only ever in a background subshell (&), so that $! is the program's own pid
@@ -133,7 +135,7 @@ cmd_up() {
 cmd_status() {
   printf 'azurite  %s\n' "$(hv_alive "$(pid_of azurite)" && echo "running (pid $(pid_of azurite))" || echo stopped)"
   for i in $(silo_indexes); do
-    printf 'silo-%s   %s\n' "$i" "$(hv_alive "$(pid_of silo-$i)" && echo "running (pid $(pid_of silo-$i)), http://127.0.0.1:$((WEB_PORT_BASE + i))/healthz, /metrics, /dashboard/" || echo dead)"
+    printf 'silo-%s   %s\n' "$i" "$(hv_alive "$(pid_of silo-$i)" && echo "running (pid $(pid_of silo-$i)), $(web_scheme)://127.0.0.1:$((WEB_PORT_BASE + i))/ (fleet page; /api/v1, /healthz, /metrics, /dashboard/)" || echo dead)"
   done
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: installs Azurite (npm ci), QEMU and the guest image's Debian packages if missing,
+# Runs every test: installs Azurite (npm ci), QEMU, the guest image's Debian packages and Chromium if missing,
 # builds, and runs unit, grain (memory and Azurite), end-to-end (real silo processes, SIGKILL, hv)
 # and real-guest tests (hv-agent with QEMU guests), then the balancing benchmarks' regression bounds
 # (infra/bench.sh --ci; not with a filter). Tests start and stop their
@@ -9,6 +9,8 @@ source "$(dirname "$0")/lib.sh"
 hv_ensure_node_modules
 # The real-guest tests boot QEMU guests from the image infra/guest/build.sh makes (cached).
 hv_ensure_guest_packages
+# The fleet page's test opens it in Debian's headless Chromium.
+hv_ensure_packages chromium:chromium
 HV_GUEST_DIR="$("$HV_ROOT/infra/guest/build.sh")"
 export HV_GUEST_DIR
 hv_build

@@ -46,6 +46,20 @@ public sealed class HvSiloOptions : ClusterIdentityOptions
         /// <summary>0: no web side.</summary>
         [Range(0, 65535)] public int Port { get; set; }
         [Required, RegularExpression(@"^[0-9a-fA-F:.]+$")] public string Address { get; set; } = "127.0.0.1";
+
+        /// <summary>
+        /// The bearer token every change through <c>/api/v1</c> needs (reads are open, like /metrics).
+        /// Required when the web side listens beyond loopback; <see cref="ApiTokenFile"/> reads it from
+        /// a mounted secret instead.
+        /// </summary>
+        [MinLength(16)] public string? ApiToken { get; set; }
+
+        public string? ApiTokenFile { get; set; }
+
+        /// <summary>The token from <see cref="ApiToken"/> or <see cref="ApiTokenFile"/>, or null for none.</summary>
+        public string? Token() => ApiToken ?? (ApiTokenFile is { } file ? File.ReadAllText(file).Trim() : null);
+
+        public bool Loopback => System.Net.IPAddress.TryParse(Address, out var ip) && System.Net.IPAddress.IsLoopback(ip);
     }
 
     public static HvSiloOptions Bind(IConfiguration configuration)
@@ -54,6 +68,9 @@ public sealed class HvSiloOptions : ClusterIdentityOptions
         if (hv.Storage == HvStorage.Azure && string.IsNullOrWhiteSpace(hv.ConnectionString))
             throw new Microsoft.Extensions.Options.OptionsValidationException(Section, typeof(HvSiloOptions),
                 ["Hv:ConnectionString is required with Hv:Storage=Azure (set Hv__ConnectionString)."]);
+        if (hv.Web.Port != 0 && !hv.Web.Loopback && hv.Web.ApiToken is null && hv.Web.ApiTokenFile is null)
+            throw new Microsoft.Extensions.Options.OptionsValidationException(Section, typeof(HvSiloOptions),
+                [$"Hv:Web:Address {hv.Web.Address} is beyond loopback: set Hv:Web:ApiToken (or Hv:Web:ApiTokenFile), which /api/v1's changes then require."]);
         return hv;
     }
 }

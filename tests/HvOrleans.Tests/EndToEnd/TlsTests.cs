@@ -21,6 +21,21 @@ public sealed class TlsTests(AzuriteFixture azurite, Xunit.Abstractions.ITestOut
         ["Hv__Tls__KeyPath"] = party.Length == 0 ? "" : Path.Combine(dir, $"{party}.key"),
     };
 
+    /// <summary>An HTTPS client trusting our CA alone, presenting <paramref name="certificate"/> (.crt/.key) if given.</summary>
+    private static HttpClient WebClient(string caDir, string? certificate)
+    {
+        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(caDir, "ca.crt")));
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, remote, _, errors) =>
+                HvOrleans.Connection.HvTls.IsTrusted(remote, errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch, ca),
+        };
+        if (certificate is not null)
+            handler.ClientCertificates.Add(X509CertificateLoader.LoadPkcs12(
+                X509Certificate2.CreateFromPemFile($"{certificate}.crt", $"{certificate}.key").Export(X509ContentType.Pkcs12), null));
+        return new HttpClient(handler);
+    }
+
     [Fact]
     public async Task A_TLS_cluster_serves_hv_with_the_certificate_and_refuses_everyone_without_it()
     {
@@ -31,8 +46,9 @@ public sealed class TlsTests(AzuriteFixture azurite, Xunit.Abstractions.ITestOut
         await setup.OkAsync("tls", "init", "--dir", theirs);
         Assert.Equal(2, (await setup.RunAsync("tls", "init", "--dir", ours)).ExitCode); // an existing CA is not replaced by accident
 
-        await using var silo0 = await SiloProcess.StartAsync(cluster, Tls(ours, "silo"));
-        await using var silo1 = await SiloProcess.StartAsync(cluster, Tls(ours, "silo"), Repo.FreePort(), Repo.FreePort());
+        int web0 = Repo.FreePort();
+        await using var silo0 = await SiloProcess.StartAsync(cluster, Tls(ours, "silo").Append(new("Hv__Web__Port", $"{web0}")).ToDictionary());
+        await using var silo1 = await SiloProcess.StartAsync(cluster, Tls(ours, "silo").Append(new("Hv__Web__Port", $"{Repo.FreePort()}")).ToDictionary(), Repo.FreePort(), Repo.FreePort());
 
         var operatorHv = new HvConsole(cluster, Tls(ours, "client"));
         await operatorHv.OkAsync("host", "add", "h1", "--memory-mb", "8192");
@@ -41,6 +57,25 @@ public sealed class TlsTests(AzuriteFixture azurite, Xunit.Abstractions.ITestOut
         // Both silos joined, which they only do after reaching each other over TLS.
         var silos = (await operatorHv.JsonAsync("cluster", "show")).EnumerateArray().ToList();
         Assert.Equal(2, silos.Count(s => s.GetProperty("status").GetString() == "Active"));
+
+        // The web side is HTTPS with the silo's certificate: reads are open; a change needs a client
+        // certificate of our CA (answered by the rules: no such VM), is refused without one (401), and
+        // another CA's certificate does not get through the handshake.
+        var start = System.Net.Http.Json.JsonContent.Create(new { vms = new[] { "no-such-vm" } });
+        using (var anonymous = WebClient(ours, null))
+        {
+            var hosts = await anonymous.GetStringAsync($"https://127.0.0.1:{web0}/api/v1/hosts");
+            Assert.Equal("h1", JsonDocument.Parse(hosts).RootElement[0].GetProperty("hostId").GetString());
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await anonymous.PostAsync($"https://127.0.0.1:{web0}/api/v1/backup-jobs", start)).StatusCode);
+        }
+        using (var operatorWeb = WebClient(ours, Path.Combine(ours, "client")))
+        {
+            var answer = await operatorWeb.PostAsync($"https://127.0.0.1:{web0}/api/v1/backup-jobs", start);
+            Assert.Contains(answer.StatusCode, new[] { System.Net.HttpStatusCode.NotFound, System.Net.HttpStatusCode.Conflict });
+            Assert.Contains("\"error\"", await answer.Content.ReadAsStringAsync());
+        }
+        using (var rogueWeb = WebClient(ours, Path.Combine(theirs, "client")))
+            await Assert.ThrowsAsync<HttpRequestException>(() => rogueWeb.PostAsync($"https://127.0.0.1:{web0}/api/v1/backup-jobs", start));
 
         var quick = new Dictionary<string, string> { ["Hv__Client__ConnectTimeout"] = "00:00:05" };
         var noCertificate = new HvConsole(cluster, Tls(ours, "").Concat(quick).ToDictionary());
