@@ -67,10 +67,11 @@ tls_env() { # silo|client command... — execs the command with that party's TLS
   fi
 }
 
-write_client_config() {
-  # Built by jq, so that any path or key is quoted correctly.
-  jq -n --arg conn "$CONN" --arg tls "$TLS_DIR" --argjson on "$(tls_on && echo true || echo false)" '
-    { Hv: ({ Storage: "Azure", ClusterId: "hv-local", ServiceId: "hvorleans", ConnectionString: $conn }
+write_client_config() { # silos
+  # Built by jq, so that any path or key is quoted correctly. WebUrls: hv's read-only commands ask a web side (no Orleans client to start).
+  jq -n --arg conn "$CONN" --arg tls "$TLS_DIR" --argjson on "$(tls_on && echo true || echo false)" --argjson silos "$1" --argjson web "$WEB_PORT_BASE" '
+    { Hv: ({ Storage: "Azure", ClusterId: "hv-local", ServiceId: "hvorleans", ConnectionString: $conn,
+             Client: { WebUrls: [range(0; $silos) | "http://127.0.0.1:\($web + .)"] } }
       + (if $on then { Tls: { CaPath: "\($tls)/ca.crt", CertificatePath: "\($tls)/client.crt", KeyPath: "\($tls)/client.key" } } else {} end)) }' \
     > "$HV_HOME/cluster.json"
 }
@@ -126,7 +127,7 @@ cmd_up() {
   fi
   start_azurite
   printf 'HV_AZURITE_PORT_BASE=%s\nHV_SILO_PORT_BASE=%s\nHV_GATEWAY_PORT_BASE=%s\nHV_WEB_PORT_BASE=%s\n' "$PORT_BASE" "$SILO_PORT_BASE" "$GATEWAY_PORT_BASE" "$WEB_PORT_BASE" > "$HV_HOME/ports.env"
-  write_client_config
+  write_client_config "$silos"
   for i in $(seq 0 $((silos - 1))); do start_silo "$i"; done
   wait_for_cluster
   hv_log "cluster up: $silos silo(s)$(tls_on && echo ", mutual TLS (certificates in $TLS_DIR)"). Use ./hv (it reads $HV_HOME/cluster.json); stop with infra/cluster.sh down"

@@ -13,7 +13,13 @@ public static class JsonOutput
 {
     public static string Serialize<T>(T value) =>
         JsonSerializer.Serialize(value, (JsonTypeInfo<T>)OutputJsonContext.Default.GetTypeInfo(typeof(T))!);
+
+    public static T? Deserialize<T>(Stream json) =>
+        JsonSerializer.Deserialize(json, (JsonTypeInfo<T>)OutputJsonContext.Default.GetTypeInfo(typeof(T))!);
 }
+
+/// <summary>A refusal over HTTP: the rule's id (as hv prints it in brackets) and its message.</summary>
+public sealed record ErrorJson(string Error, string Message);
 
 public sealed record GuestJson(int TotalMb, int UsedMb, int FreeMb, int BuffCacheMb);
 
@@ -152,6 +158,7 @@ public sealed record BackupBenchJson(int Round, int Vms, long DiskMb, double Bas
 [JsonSerializable(typeof(GuestBenchJson))]
 [JsonSerializable(typeof(GuestBackupBenchJson))]
 [JsonSerializable(typeof(VmJson))]
+[JsonSerializable(typeof(ErrorJson))]
 [JsonSerializable(typeof(HostJson))]
 [JsonSerializable(typeof(BalanceJson))]
 [JsonSerializable(typeof(List<SiloJson>))]

@@ -82,9 +82,11 @@ public sealed class HvCli
     }
 
     /// <summary>Connects, then runs the operation resolved from the command line, retried within the retry window.</summary>
-    private async Task<int> OnClusterAsync(Func<IGrainFactory, Task> operation, CancellationToken cancellationToken)
+    private async Task<int> OnClusterAsync(Func<IGrainFactory, Task> operation, CancellationToken cancellationToken) =>
+        await OnClusterAsync(operation, cancellationToken, ClusterConnection.Load());
+
+    private async Task<int> OnClusterAsync(Func<IGrainFactory, Task> operation, CancellationToken cancellationToken, ClusterConnectionOptions options)
     {
-        var options = ClusterConnection.Load();
         using var host = await ClusterConnection.ConnectAsync(options, cancellationToken);
         var grains = host.Services.GetRequiredService<IClusterClient>();
         try
@@ -103,6 +105,24 @@ public sealed class HvCli
     /// <summary>A leaf whose grain calls are resolved from the parse (values checked) before it connects.</summary>
     private Command Op(string name, string description, string[] examples, Symbol[] symbols, Func<ParseResult, Func<IGrainFactory, Task>> resolve) =>
         Tree.Leaf(name, description, examples, [.. symbols, Json], (parse, ct) => OnClusterAsync(resolve(parse), ct));
+
+    /// <summary>
+    /// A read-only leaf: asked of a silo's web side when one is known (milliseconds), else — or when
+    /// none answers — through Orleans like any other command. Both print the same document.
+    /// </summary>
+    private Command Read<T>(string name, string description, string[] examples, Symbol[] symbols,
+        Func<ParseResult, string> path, Action<T, ParseResult> print, Func<ParseResult, Func<IGrainFactory, Task>> resolve) where T : class =>
+        Tree.Leaf(name, description, examples, [.. symbols, Json], async (parse, ct) =>
+        {
+            var operation = resolve(parse);
+            var options = ClusterConnection.Load();
+            if (await WebReads.GetAsync<T>(options, path(parse), ct) is { } answer)
+            {
+                print(answer, parse);
+                return Ok;
+            }
+            return await OnClusterAsync(operation, ct, options);
+        });
 
     /// <summary>A command another HvOrleans program runs (as git runs git-foo); hv describes it and passes the command line on.</summary>
     private Command External(string name, string description, string[] examples)
@@ -174,7 +194,8 @@ public sealed class HvCli
                 p => VmDelete(p.GetValue(delete)!, p.GetValue(Json))),
             Op("demand", "Sets a modelled guest's memory demand.", ["hv vm demand vm1 --mb 3000"], [demandVm, demand],
                 p => VmShowing(p.GetValue(demandVm)!, p.GetValue(Json), vm => vm.ReportDemand(p.GetValue(demand)))),
-            Op("show", "Hyper-V Manager's Memory tab beside the guest's free -m.", ["hv vm show vm1", "hv vm show vm1 --json"], [show],
+            Read("show", "Hyper-V Manager's Memory tab beside the guest's free -m.", ["hv vm show vm1", "hv vm show vm1 --json"], [show],
+                p => $"vms/{Uri.EscapeDataString(p.GetValue(show)!)}", (VmJson vm, ParseResult p) => Print(vm, p.GetValue(Json)),
                 p => VmShowing(p.GetValue(show)!, p.GetValue(Json), vm => vm.GetInfo())),
             Op("exec", "Runs a command in a real guest through its guest agent; hv exits with the command's code.",
                 ["hv vm exec vm1 -- free -m", "hv vm exec vm1 --timeout-s 5 -- sh -c 'df -h /data'"], [execVm, timeout, argv],
@@ -261,8 +282,10 @@ public sealed class HvCli
             _output.Write($"{e.SiloAddress.ToParsableString(),-30} {e.SiloName,-24} {e.Status,-10} {e.StartTime:yyyy-MM-dd HH:mm:ss}\n");
     }
 
-    private void Print(VmInfo info, bool json) =>
-        _output.Write(json ? JsonOutput.Serialize(VmJson.Of(info)) + "\n" : TextViews.Vm(info));
+    private void Print(VmInfo info, bool json) => Print(VmJson.Of(info), json);
+
+    private void Print(VmJson vm, bool json) =>
+        _output.Write(json ? JsonOutput.Serialize(vm) + "\n" : TextViews.Vm(vm));
 
     private void Print(HostInfo info, bool json) =>
         _output.Write(json ? JsonOutput.Serialize(HostJson.Of(info)) + "\n" : TextViews.Host(info));

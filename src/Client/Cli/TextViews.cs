@@ -6,9 +6,8 @@ namespace HvOrleans.Client.Cli;
 public static class TextViews
 {
     /// <summary>Hyper-V Manager's Memory tab beside the guest's <c>free -m</c>.</summary>
-    public static string Vm(VmInfo info)
+    public static string Vm(VmJson v)
     {
-        var v = VmJson.Of(info);
         var left = new[]
         {
             "Hyper-V Manager — Memory",

@@ -47,7 +47,7 @@ public static class WatchView
     /// <summary>One VM: its Memory tab beside the guest's figures, its bar, its backups.</summary>
     private static IReadOnlyList<string> VmLines(WatchFrame frame, VmInfo vm, int width, int height, List<string> lines)
     {
-        foreach (var line in TextViews.Vm(vm).TrimEnd().Split('\n'))
+        foreach (var line in TextViews.Vm(VmJson.Of(vm)).TrimEnd().Split('\n'))
             lines.Add(Esc(Cut(line, width)));
         lines.Add("");
         lines.Add(Bar(vm, width - 2));

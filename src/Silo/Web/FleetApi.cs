@@ -18,9 +18,6 @@ public static class FleetApi
 {
     public const string Prefix = "/api/v1";
 
-    /// <summary>A refusal: the rule's id (as hv prints it in brackets) and its message.</summary>
-    public sealed record ErrorJson(string Error, string Message);
-
     public sealed record StartBackupRequest(IReadOnlyList<string> Vms, bool Incremental = false, string? JobId = null);
 
     public sealed record RestoreRequest(string To, string? HostId = null, string? OperationId = null);

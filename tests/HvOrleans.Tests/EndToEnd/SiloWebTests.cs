@@ -52,6 +52,14 @@ public sealed class SiloWebTests(AzuriteFixture azurite, ITestOutputHelper log)
         Assert.InRange(lines.Length, 4, 24);
         Assert.All(lines, l => Assert.True(l.Length <= 80, l));
         Assert.Matches($@"^webvm +{vm.GetProperty("assignedMb").GetInt32()} +{vm.GetProperty("demandMb").GetInt32()} +{vm.GetProperty("pressure").GetInt32()}% ", lines[2]);
+        // hv vm show over the web side prints what it prints through Orleans. The web-only console names a
+        // cluster id no silo has, so only the web side can answer it; a refusal is the same rule.
+        var webOnly = new HvConsole(cluster, new Dictionary<string, string> { ["Hv__Client__WebUrls__0"] = $"http://127.0.0.1:{port}", ["Hv__ClusterId"] = "no-such-cluster" });
+        foreach (var args in new[] { new[] { "vm", "show", "webvm" }, ["vm", "show", "webvm", "--json"] })
+            Assert.Equal(await hv.RunAsync(args), await webOnly.RunAsync(args));
+        var (refusedCode, _, refusedWhy) = await webOnly.RunAsync("vm", "show", "no-such-vm");
+        Assert.Equal((1, "hv: refused [vm-must-exist]: VM no-such-vm does not exist; create it with 'hv vm create'.\n"), (refusedCode, refusedWhy));
+
         var frame = await hv.JsonAsync("watch", "vm", "webvm", "--count", "1");
         Assert.Equal(vm.GetProperty("assignedMb").GetInt32(), frame.GetProperty("vms")[0].GetProperty("assignedMb").GetInt32());
 
