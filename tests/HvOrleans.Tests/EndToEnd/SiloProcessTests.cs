@@ -99,7 +99,8 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
         var hv = new HvConsole(cluster);
         var unreachable = await hv.RunAsync("host", "show", "h1");
         Assert.Equal(3, unreachable.ExitCode);
-        Assert.StartsWith("hv: No cluster reachable", unreachable.Stderr);
+        // No silo of this cluster ever started: said at once (beside the first connect attempt), not after 10 s.
+        Assert.StartsWith($"hv: No silo of cluster '{cluster.Id}' is up: its membership table lists none that is not dead.", unreachable.Stderr);
 
         await using var silo = await SiloProcess.StartAsync(cluster);
         await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
