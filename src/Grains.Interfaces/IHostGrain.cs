@@ -41,15 +41,16 @@ public interface IHostGrain : IGrainWithStringKey
     /// The host's guests' once-a-second reports, in one message. Held in memory and persisted with the
     /// next decision that changes memory, not per report: a silo that dies loses at most the reports
     /// since, which the guests send again within a second. Refused whole if one names an unknown or stopped VM.
+    /// The list is not copied for a call within the silo ([Immutable]): a caller does not change it once sent.
     /// </summary>
-    [Alias("ReportDemands")] Task ReportDemands(IReadOnlyList<VmDemand> demands);
+    [Alias("ReportDemands")] Task ReportDemands([Immutable] IReadOnlyList<VmDemand> demands);
 
     /// <summary>
     /// Many guests' reports (the balloon drivers' once-a-second figures) in one message, then up to
     /// <paramref name="maxPasses"/> passes of the named policy until one changes nothing. Demand alone
     /// is not persisted; the host writes once if the passes resized anything.
     /// </summary>
-    [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy, int maxPasses);
+    [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance([Immutable] IReadOnlyList<VmDemand> demands, string policy, int maxPasses);
 
     /// <summary>
     /// Creates and boots many VMs, one after another, in one write (the fleet simulator's set-up):

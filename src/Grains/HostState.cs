@@ -20,7 +20,9 @@ public sealed record class HostedVm(
     public VmDisks DataDisks => Disks ?? VmDisks.Default;
 }
 
-[GenerateSerializer, SuppressReferenceTracking, Alias("HvOrleans.HostState")]
+// Immutable: every change makes a new record (with), so a copy-on-write store (Hv:Storage=Memory) may keep
+// the grain's own instance instead of deep-copying its VM dictionary on every write.
+[GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("HvOrleans.HostState")]
 public sealed record class HostState(
     [property: Id(0)] int MemoryMb,
     [property: Id(1)] int ReserveMb,

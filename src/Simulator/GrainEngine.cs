@@ -97,7 +97,9 @@ public sealed class GrainEngine : ISimulationEngine
         await ForEachHostAsync(async h =>
         {
             var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
-            var demands = demandsMb[h].Select((d, j) => new VmDemand(_vmIds[h][j], d)).ToList();
+            var (ids, mb) = (_vmIds[h], demandsMb[h]);
+            var demands = new VmDemand[mb.Length];
+            for (int j = 0; j < mb.Length; j++) demands[j] = new VmDemand(ids[j], mb[j]);
             var report = await grain.ReportAndBalance(demands, _policy, Passes.MaxPerTick);
             Interlocked.Increment(ref _calls);
             _changes[h].Clear();

@@ -46,21 +46,39 @@ public class ProcessMemoryGrainStorageTests
     [Fact]
     public async Task Read_and_write_hand_out_copies_and_clear_forgets()
     {
+        // A mutable state (the fleet directory changes its set in place) is copied on the way in and out.
+        var storage = NewStorage();
+        var written = new GrainState<FleetDirectory>(new FleetDirectory { Hosts = { "h1" } });
+        await storage.WriteStateAsync("fleet", Host, written);
+        written.State!.Hosts.Add("h2");   // after the write: the store must not see it
+        var a = new GrainState<FleetDirectory>();
+        var b = new GrainState<FleetDirectory>();
+        await storage.ReadStateAsync("fleet", Host, a);
+        await storage.ReadStateAsync("fleet", Host, b);
+        Assert.NotSame(a.State, b.State);                 // a grain changing its state cannot change what another read
+        Assert.Equal(["h1"], a.State!.Hosts);
+        a.State.Hosts.Add("h3");
+        Assert.Equal(["h1"], b.State!.Hosts);
+        Assert.Equal(written.ETag, a.ETag);
+
+        await storage.ClearStateAsync("fleet", Host, a);
+        var after = new GrainState<FleetDirectory>();
+        await storage.ReadStateAsync("fleet", Host, after);
+        Assert.Equal((false, (string?)null), (after.RecordExists, after.ETag));
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("fleet", Host, b));   // b's ETag is gone
+    }
+
+    [Fact]
+    public async Task An_immutable_state_is_kept_as_written_not_copied()
+    {
+        // HostState is [Immutable] (every change is a new record), so sharing it is safe and saves a deep copy
+        // of its VM dictionary per write.
         var storage = NewStorage();
         var written = new GrainState<HostState>(State(8192));
         await storage.WriteStateAsync("host", Host, written);
-        var a = new GrainState<HostState>();
-        var b = new GrainState<HostState>();
-        await storage.ReadStateAsync("host", Host, a);
-        await storage.ReadStateAsync("host", Host, b);
-        Assert.NotSame(a.State, b.State);                 // a grain replacing its state cannot change what another read
-        Assert.NotSame(written.State, a.State);
-        Assert.Equal(written.ETag, a.ETag);
-
-        await storage.ClearStateAsync("host", Host, a);
-        var after = new GrainState<HostState>();
-        await storage.ReadStateAsync("host", Host, after);
-        Assert.Equal((false, (string?)null), (after.RecordExists, after.ETag));
-        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("host", Host, b));   // b's ETag is gone
+        var read = new GrainState<HostState>();
+        await storage.ReadStateAsync("host", Host, read);
+        Assert.Same(written.State, read.State);
+        Assert.Equal(written.ETag, read.ETag);
     }
 }
