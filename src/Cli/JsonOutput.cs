@@ -138,7 +138,7 @@ public sealed record VerifyBootJson(string BackupId, bool Ok, string ScratchVm, 
 
 public sealed record RestoredDiskJson(int Index, long SizeBytes, string ImageSha256, string FileSystemCheck, long BytesRead);
 
-public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double LaggedUnmetDemandGbH, double PagingShare, double MeanAssignedMb, double MeanDemandMb,
+public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double LaggedUnmetDemandGbH, double PagingShare, double PressureShare, double MeanAssignedMb, double MeanDemandMb,
     long HotAddMb, long BalloonMb, long UnballoonMb, double VmTicksPerSecond, double ResizedVmsPerTick, double GrainCallsPerTick, double StorageWritesPerTick,
     double Seconds, int? DensityVmsPerHost);
 

@@ -12,7 +12,7 @@ public static class SimulationReport
         var f = r.Fleet;
         return new(f.Trace.Name, f.Trace.TickSeconds, r.Ticks, f.Hosts.Length, f.Hosts[0].Vms.Length, f.Hosts[0].MemoryMb, r.Storage, r.Seed,
             r.Policies.Select(p => new SimPolicyJson(p.Name, Math.Round(p.UnmetDemandGbH(f.Trace.TickSeconds), 3),
-                Math.Round(p.LaggedUnmetDemandGbH(f.Trace.TickSeconds), 3), Math.Round(p.PagingShare, 5),
+                Math.Round(p.LaggedUnmetDemandGbH(f.Trace.TickSeconds), 3), Math.Round(p.PagingShare, 5), Math.Round(p.PressureShare, 5),
                 Math.Round(p.MeanAssignedMb, 1), Math.Round(p.MeanDemandMb, 1), p.HotAddMb, p.BalloonMb, p.UnballoonMb,
                 Math.Round(p.VmTicksPerSecond), Math.Round((double)p.ResizedVms / Math.Max(1, p.Ticks), 2),
                 Math.Round((double)p.GrainCalls / Math.Max(1, p.Ticks), 2),
@@ -23,9 +23,9 @@ public static class SimulationReport
     {
         var j = Json(r);
         var text = new StringBuilder($"{j.Trace}: {j.Hosts} hosts × {j.VmsPerHost} VMs, host {j.HostMemoryMb} MB, {j.Ticks} ticks of {j.TickSeconds} s, storage {j.Storage}, seed {j.Seed}\n");
-        text.Append($"{"policy",-10} {"unmet GB·h",12} {"lagged",8} {"paging",8} {"assigned MB",12} {"demand MB",10} {"hot-add MB",11} {"balloon MB",11} {"VM-ticks/s",11} {"resized/tick",12} {"calls/tick",10} {"writes/tick",11} {"density",8}\n");
+        text.Append($"{"policy",-10} {"unmet GB·h",12} {"lagged",8} {"paging",8} {"pressure",8} {"assigned MB",12} {"demand MB",10} {"hot-add MB",11} {"balloon MB",11} {"VM-ticks/s",11} {"resized/tick",12} {"calls/tick",10} {"writes/tick",11} {"density",8}\n");
         foreach (var p in j.Policies)
-            text.Append($"{p.Name,-10} {p.UnmetDemandGbH,12:F1} {p.LaggedUnmetDemandGbH,8:F0} {p.PagingShare,8:P2} {p.MeanAssignedMb,12:F0} {p.MeanDemandMb,10:F0} {p.HotAddMb,11} {p.BalloonMb,11} {p.VmTicksPerSecond,11:F0} {p.ResizedVmsPerTick,12:F1} {p.GrainCallsPerTick,10:F1} {p.StorageWritesPerTick,11:F1} {p.DensityVmsPerHost?.ToString() ?? "-",8}\n");
+            text.Append($"{p.Name,-10} {p.UnmetDemandGbH,12:F1} {p.LaggedUnmetDemandGbH,8:F0} {p.PagingShare,8:P2} {p.PressureShare,8:P2} {p.MeanAssignedMb,12:F0} {p.MeanDemandMb,10:F0} {p.HotAddMb,11} {p.BalloonMb,11} {p.VmTicksPerSecond,11:F0} {p.ResizedVmsPerTick,12:F1} {p.GrainCallsPerTick,10:F1} {p.StorageWritesPerTick,11:F1} {p.DensityVmsPerHost?.ToString() ?? "-",8}\n");
         return text.ToString();
     }
 
@@ -34,9 +34,9 @@ public static class SimulationReport
         Directory.CreateDirectory(folder);
         var j = Json(r);
         File.WriteAllText(Path.Combine(folder, "metrics.json"), JsonOutput.Serialize(j));
-        var csv = new StringBuilder("policy,unmetDemandGbH,laggedUnmetDemandGbH,pagingShare,meanAssignedMb,meanDemandMb,hotAddMb,balloonMb,unballoonMb,vmTicksPerSecond,resizedVmsPerTick,grainCallsPerTick,storageWritesPerTick,densityVmsPerHost\n");
+        var csv = new StringBuilder("policy,unmetDemandGbH,laggedUnmetDemandGbH,pagingShare,pressureShare,meanAssignedMb,meanDemandMb,hotAddMb,balloonMb,unballoonMb,vmTicksPerSecond,resizedVmsPerTick,grainCallsPerTick,storageWritesPerTick,densityVmsPerHost\n");
         foreach (var p in j.Policies)
-            csv.Append(string.Join(',', p.Name, F(p.UnmetDemandGbH), F(p.LaggedUnmetDemandGbH), F(p.PagingShare), F(p.MeanAssignedMb), F(p.MeanDemandMb), p.HotAddMb,
+            csv.Append(string.Join(',', p.Name, F(p.UnmetDemandGbH), F(p.LaggedUnmetDemandGbH), F(p.PagingShare), F(p.PressureShare), F(p.MeanAssignedMb), F(p.MeanDemandMb), p.HotAddMb,
                 p.BalloonMb, p.UnballoonMb, F(p.VmTicksPerSecond), F(p.ResizedVmsPerTick), F(p.GrainCallsPerTick), F(p.StorageWritesPerTick), p.DensityVmsPerHost)).Append('\n');
         File.WriteAllText(Path.Combine(folder, "metrics.csv"), csv.ToString());
         var series = new StringBuilder("tick,fleetDemandMb," + string.Join(',', r.Policies.Select(p => $"fleetAssignedMb_{p.Name}")) + "\n");
@@ -60,11 +60,12 @@ public static class SimulationReport
             """);
         html.Append($"<h1>Fleet simulation</h1><p>{WebUtility.HtmlEncode(j.Trace)}: {j.Hosts} hosts × {j.VmsPerHost} VMs, host memory {j.HostMemoryMb} MB, " +
                     $"{j.Ticks} ticks of {j.TickSeconds} s, storage <b>{j.Storage}</b>, seed {j.Seed}. Unmet demand is demand not covered by what a VM holds after the " +
-                    "tick's balancing passes; <i>lagged</i> unmet demand is judged on what it held when its new demand arrived.</p>");
-        html.Append("<table><tr><th>policy</th><th>unmet demand GB·h</th><th>lagged unmet GB·h</th><th>paging share</th><th>mean assigned MB</th><th>mean demand MB</th>" +
+                    "tick's balancing passes; <i>lagged</i> unmet demand is judged on what it held when its new demand arrived. Paging share: VM-ticks short after the passes; " +
+                    "pressure share: VM-ticks whose new demand found the VM short (pressure over 100 %, Hyper-V's Warning) before the passes.</p>");
+        html.Append("<table><tr><th>policy</th><th>unmet demand GB·h</th><th>lagged unmet GB·h</th><th>paging share</th><th>pressure share</th><th>mean assigned MB</th><th>mean demand MB</th>" +
                     "<th>hot-add MB</th><th>balloon MB</th><th>unballoon MB</th><th>VM-ticks/s</th><th>resized VMs/tick</th><th>calls/tick</th><th>writes/tick</th><th>density VMs/host</th></tr>");
         foreach (var p in j.Policies)
-            html.Append($"<tr><td>{p.Name}</td><td>{p.UnmetDemandGbH:F1}</td><td>{p.LaggedUnmetDemandGbH:F1}</td><td>{p.PagingShare:P2}</td><td>{p.MeanAssignedMb:F0}</td><td>{p.MeanDemandMb:F0}</td>" +
+            html.Append($"<tr><td>{p.Name}</td><td>{p.UnmetDemandGbH:F1}</td><td>{p.LaggedUnmetDemandGbH:F1}</td><td>{p.PagingShare:P2}</td><td>{p.PressureShare:P2}</td><td>{p.MeanAssignedMb:F0}</td><td>{p.MeanDemandMb:F0}</td>" +
                         $"<td>{p.HotAddMb}</td><td>{p.BalloonMb}</td><td>{p.UnballoonMb}</td><td>{p.VmTicksPerSecond:F0}</td><td>{p.ResizedVmsPerTick:F1}</td><td>{p.GrainCallsPerTick:F1}</td>" +
                         $"<td>{p.StorageWritesPerTick:F1}</td><td>{p.DensityVmsPerHost?.ToString() ?? "–"}</td></tr>");
         html.Append("</table>");

@@ -8,6 +8,7 @@ public sealed class PolicyResult(string name)
     public string Name { get; } = name;
     public long VmTicks { get; set; }
     public long PagingVmTicks { get; set; }
+    public long PressureVmTicks { get; set; }
     public double UnmetMbTicks { get; set; }
     public double LaggedUnmetMbTicks { get; set; }
     public double AssignedMbTicks { get; set; }
@@ -28,6 +29,7 @@ public sealed class PolicyResult(string name)
     {
         VmTicks += host.Vms;
         PagingVmTicks += host.PagingVms;
+        PressureVmTicks += host.PressureVms;
         ResizedVms += host.ResizedVms;
         UnmetMbTicks += host.UnmetMb;
         LaggedUnmetMbTicks += host.LaggedUnmetMb;
@@ -41,6 +43,13 @@ public sealed class PolicyResult(string name)
     public double UnmetDemandGbH(int tickSeconds) => UnmetMbTicks * tickSeconds / 3600.0 / 1024.0;
     public double LaggedUnmetDemandGbH(int tickSeconds) => LaggedUnmetMbTicks * tickSeconds / 3600.0 / 1024.0;
     public double PagingShare => VmTicks == 0 ? 0 : (double)PagingVmTicks / VmTicks;
+
+    /// <summary>
+    /// The share of VM-ticks whose new demand found the VM holding less (pressure over 100 %, Hyper-V
+    /// Manager's "Warning") — until the balancer reacts. Paging share judges the same after the tick's
+    /// passes; this one sees what a policy had ready, as lagged unmet demand does.
+    /// </summary>
+    public double PressureShare => VmTicks == 0 ? 0 : (double)PressureVmTicks / VmTicks;
     public double MeanAssignedMb => VmTicks == 0 ? 0 : AssignedMbTicks / VmTicks;
     public double MeanDemandMb => VmTicks == 0 ? 0 : DemandMbTicks / VmTicks;
     public double VmTicksPerSecond => Seconds == 0 ? 0 : VmTicks / Seconds;
@@ -49,7 +58,7 @@ public sealed class PolicyResult(string name)
 /// <summary>One host's figures for one tick.</summary>
 internal struct HostTotals
 {
-    public long Vms, PagingVms, ResizedVms, UnmetMb, LaggedUnmetMb, AssignedMb, DemandMb, HotAddMb, BalloonMb, UnballoonMb;
+    public long Vms, PagingVms, PressureVms, ResizedVms, UnmetMb, LaggedUnmetMb, AssignedMb, DemandMb, HotAddMb, BalloonMb, UnballoonMb;
 }
 
 public sealed record SimulationResult(Fleet Fleet, int Ticks, string Storage, int Seed, IReadOnlyList<PolicyResult> Policies,
@@ -107,13 +116,15 @@ public static class SimulationRunner
             Hosts.ForEach(hosts.Length, vmsPerHost, h =>
             {
                 var (vms, d, a) = (hosts[h].Vms, demands[h], assigned[h]);
-                long laggedMb = 0;
+                long laggedMb = 0, pressed = 0;
                 for (int j = 0; j < vms.Length; j++)
                 {
                     d[j] = fleet.DemandMb(vms[j], tick);
-                    laggedMb += Math.Max(0, d[j] - a[j]);
+                    if (d[j] <= a[j]) continue;
+                    laggedMb += d[j] - a[j];
+                    pressed++;
                 }
-                totals[h].LaggedUnmetMb = laggedMb;
+                (totals[h].LaggedUnmetMb, totals[h].PressureVms) = (laggedMb, pressed);
             });
             var resized = await engine.TickAsync(demands);
             Hosts.ForEach(hosts.Length, vmsPerHost, h => Judge(hosts[h], tick, resized[h], demands[h], assigned[h], highWater[h], checkInvariants, ref totals[h]));
@@ -136,8 +147,7 @@ public static class SimulationRunner
     private static void Judge(FleetHost host, int tick, IReadOnlyList<VmChange> changes, int[] demands, int[] assigned, int[] highWater,
         bool checkInvariants, ref HostTotals totals)
     {
-        long laggedMb = totals.LaggedUnmetMb;
-        totals = new HostTotals { LaggedUnmetMb = laggedMb, ResizedVms = changes.Count };
+        totals = new HostTotals { LaggedUnmetMb = totals.LaggedUnmetMb, PressureVms = totals.PressureVms, ResizedVms = changes.Count };
         foreach (var r in changes)
         {
             if (checkInvariants) CheckVm(host.Vms[r.Vm], r, highWater[r.Vm]);
