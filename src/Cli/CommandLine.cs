@@ -59,6 +59,14 @@ public sealed class CommandLine
 
     public int? OptionalInt(string name) => Text(name) is { } text ? Int(name, text) : null;
 
+    /// <summary>Every value of an option given several times, in order; empty when absent.</summary>
+    public IReadOnlyList<string> Texts(string name)
+    {
+        _read.Add(name);
+        var values = _options.GetValueOrDefault(name) ?? [];
+        return values.Any(v => v.Length == 0) ? throw new UsageException($"--{name} is empty.") : values;
+    }
+
     /// <summary>Every value of an option given several times (<c>--disk-gb 1 --disk-gb 4</c>), in order; empty when absent.</summary>
     public IReadOnlyList<int> Ints(string name)
     {

@@ -9,14 +9,30 @@ public sealed class DemandTrace(string name, int tickSeconds, int[][] demandMb, 
 {
     public string Name { get; } = name;
     public int TickSeconds { get; } = tickSeconds;
-    public int VmCount => demandMb.Length;
-    public int Ticks => demandMb.Length == 0 ? 0 : demandMb.Min(d => d.Length);
-    public int ProvisionedMb(int vm) => provisionedMb[vm];
-    public int DemandMb(int vm, int tick) => demandMb[vm][tick % demandMb[vm].Length];
+    public int VmCount => _demandMb.Length;
+    public int Ticks => _demandMb.Length == 0 ? 0 : _demandMb.Min(d => d.Length);
+    public int ProvisionedMb(int vm) => _provisionedMb[vm];
+    public int DemandMb(int vm, int tick) => _demandMb[vm][tick % _demandMb[vm].Length];
+
+    /// <summary>
+    /// Several traces' VMs side by side (two months of the trace, say), in the order given; as long as
+    /// the shortest. Their tick lengths must agree.
+    /// </summary>
+    public static DemandTrace Combine(IReadOnlyList<DemandTrace> traces)
+    {
+        if (traces.Count == 1) return traces[0];
+        Rule.Require(traces.Count > 1 && traces.All(t => t.TickSeconds == traces[0].TickSeconds), "trace-ticks-agree",
+            $"Traces combined must share their tick length; got {string.Join(", ", traces.Select(t => $"{t.Name}: {t.TickSeconds} s"))}.");
+        return new(string.Join('+', traces.Select(t => t.Name)), traces[0].TickSeconds,
+            [.. traces.SelectMany(t => t._demandMb)], [.. traces.SelectMany(t => t._provisionedMb)]);
+    }
+
+    private readonly int[][] _demandMb = demandMb;
+    private readonly int[] _provisionedMb = provisionedMb;
 
     /// <summary>The VMs in [from, to): to design a policy on one part of a trace and judge it on the other.</summary>
     public DemandTrace Slice(int fromVm, int toVm) =>
-        new($"{Name}[{fromVm}..{toVm})", TickSeconds, demandMb[fromVm..toVm], provisionedMb[fromVm..toVm]);
+        new($"{Name}[{fromVm}..{toVm})", TickSeconds, _demandMb[fromVm..toVm], _provisionedMb[fromVm..toVm]);
 
     /// <summary>
     /// Reads a folder of Bitbrains GWA-T-12 CSVs, plain (<c>N.csv</c>) or gzip-compressed

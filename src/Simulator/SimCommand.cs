@@ -6,7 +6,7 @@ namespace HvOrleans.Simulator;
 public sealed class SimCommand(TextWriter output, TextWriter error)
 {
     public const string Help = """
-          hv sim run (--trace DIR | --synthetic steady|diurnal|bursty|leak) --hosts N --vms-per-host M
+          hv sim run (--trace DIR[,DIR…] | --synthetic steady|diurnal|bursty|leak) --hosts N --vms-per-host M
                      [--ticks T] [--policy P | --policies P1,P2,... | --policies all] [--storage none|memory|azure]
                      [--host-memory-mb N] [--trace-vms FROM..TO] [--seed S] [--density] [--check] [--out DIR] [--json]
              storage none = the policy code alone; memory/azure = real host grains in a silo this process hosts
@@ -52,10 +52,12 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
 
     private static DemandTrace LoadTrace(CommandLine line, int seed)
     {
-        string? folder = line.Text("trace"), synthetic = line.Text("synthetic");
-        if ((folder is null) == (synthetic is null)) throw new UsageException("Give exactly one of --trace DIR and --synthetic KIND.");
-        var trace = folder is not null
-            ? (Directory.Exists(folder) ? DemandTrace.LoadBitbrains(folder) : throw new UsageException($"--trace {folder}: no such folder."))
+        // --trace A,B (or --trace A --trace B): the folders' VMs side by side, e.g. two months of the trace.
+        var folders = line.Texts("trace").SelectMany(t => t.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        string? synthetic = line.Text("synthetic");
+        if ((folders.Count == 0) == (synthetic is null)) throw new UsageException("Give exactly one of --trace DIR[,DIR…] and --synthetic KIND.");
+        var trace = folders.Count > 0
+            ? DemandTrace.Combine(folders.Select(f => Directory.Exists(f) ? DemandTrace.LoadBitbrains(f) : throw new UsageException($"--trace {f}: no such folder.")).ToList())
             : DemandTrace.Synthetic(synthetic!, 20, line.IntIn("ticks", 1, 10_000_000, fallback: 2016), seed);
         if (line.Text("trace-vms") is { } range)
         {

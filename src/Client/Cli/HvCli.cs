@@ -28,7 +28,7 @@ public sealed class HvCli
                          ["hv backup bench --vms 20 --rounds 2"])),
                      new WatchCommands(output, Tree, OnClusterAsync).Watch(), TlsCommand.Command(output, Tree),
                      Tree.Group("sim", "The fleet simulator (hv-sim): a fleet driven by a trace, balanced by each policy in turn.", ["hv sim run --synthetic diurnal --hosts 4 --vms-per-host 8 --policies all"],
-                         External("run", "Runs the fleet simulator (hv-sim).\n" + SimHelp, ["hv sim run --trace data/bitbrains --hosts 10 --vms-per-host 20 --policies all", "hv sim run --synthetic bursty --hosts 1000 --vms-per-host 10 --storage none --json"])),
+                         External("run", "Runs the fleet simulator (hv-sim).\n" + SimHelp, ["hv sim run --trace data/bitbrains-rnd-2013-7 --hosts 10 --vms-per-host 20 --policies all", "hv sim run --trace data/bitbrains-rnd-2013-7,data/bitbrains-rnd-2013-8 --hosts 3 --vms-per-host 20 --storage none --json", "hv sim run --synthetic bursty --hosts 1000 --vms-per-host 10 --storage none --json"])),
                      Tree.Group("chaos", "The chaos workload (hv-drill; infra/chaos.sh runs it beside its nemesis).", ["hv chaos run --minutes 2 --seed 7"],
                          External("run", "Operations, backups and demand against the local cluster while something else kills silos; checks every acknowledged write. Options: [--minutes M] [--seed S] [--audit DIR] [--json].", ["hv chaos run --minutes 2 --seed 7 --audit /tmp/audit"])),
                      Tree.Group("guest", "Real-guest measurements on an agent's host (hv-drill).", ["hv guest bench --host h1 --steps 20"],
@@ -40,7 +40,7 @@ public sealed class HvCli
     }
 
     private const string SimHelp = """
-        Options: (--trace DIR | --synthetic steady|diurnal|bursty|leak) --hosts N --vms-per-host M [--ticks T]
+        Options: (--trace DIR[,DIR…] | --synthetic steady|diurnal|bursty|leak) --hosts N --vms-per-host M [--ticks T]
         [--policy P | --policies P1,P2,... | --policies all] [--storage none|memory|azure] [--host-memory-mb N]
         [--trace-vms FROM..TO] [--seed S] [--density] [--check] [--out DIR] [--json].
         Storage none = the policy code alone; memory/azure = real host grains in a silo the simulator hosts.

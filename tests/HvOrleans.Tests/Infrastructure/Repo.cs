@@ -18,6 +18,8 @@ public static class Repo
 
     /// <summary>The repository's own slice of the Bitbrains trace (a month of 20 VMs, memory columns): a fresh clone has it.</summary>
     public static string Trace => Path.Combine(Root, "data", "bitbrains-rnd-2013-7");
+    /// <summary>The other month the repository ships (2013-8, VMs 1–40): data a policy was not designed on.</summary>
+    public static string TraceAugust => Path.Combine(Root, "data", "bitbrains-rnd-2013-8");
 
     public static int FreePort()
     {

@@ -191,6 +191,22 @@ public class TraceAndFleetTests
     }
 
     [Fact]
+    public void Two_months_combine_into_one_trace_with_every_VM_in_order_as_long_as_the_shorter()
+    {
+        var (july, august) = (DemandTrace.LoadBitbrains(Repo.Trace), DemandTrace.LoadBitbrains(Repo.TraceAugust));
+        Assert.Equal((20, 40), (july.VmCount, august.VmCount));
+        var both = DemandTrace.Combine([july, august]);
+        Assert.Equal((60, Math.Min(july.Ticks, august.Ticks), "bitbrains:bitbrains-rnd-2013-7+bitbrains:bitbrains-rnd-2013-8"), (both.VmCount, both.Ticks, both.Name));
+        foreach (var (vm, source, at) in new[] { (0, july, 0), (19, july, 19), (20, august, 0), (59, august, 39) })
+        {
+            Assert.Equal(source.ProvisionedMb(at), both.ProvisionedMb(vm));
+            Assert.Equal(Enumerable.Range(0, 50).Select(t => source.DemandMb(at, t * 97)), Enumerable.Range(0, 50).Select(t => both.DemandMb(vm, t * 97)));
+        }
+        var e = Assert.Throws<HvRuleException>(() => DemandTrace.Combine([july, new DemandTrace("hourly", 3600, [[1]], [1024])]));
+        Assert.Equal("trace-ticks-agree", e.Rule);
+    }
+
+    [Fact]
     public void Bitbrains_trace_is_read_in_seconds_with_zero_samples_carried_forward()
     {
         var dir = Directory.CreateTempSubdirectory("trace-").FullName;
