@@ -142,7 +142,7 @@ public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double La
     long HotAddMb, long BalloonMb, long UnballoonMb, double VmTicksPerSecond, double ResizedVmsPerTick, double GrainCallsPerTick, double StorageWritesPerTick,
     double Seconds, int? DensityVmsPerHost);
 
-public sealed record SimRunJson(string Trace, int TickSeconds, int Ticks, int Hosts, int VmsPerHost, int HostMemoryMb, string Storage,
+public sealed record SimRunJson(string Trace, int TickSeconds, int Ticks, int Hosts, int VmsPerHost, int HostMemoryMb, string GuestKernel, string Storage,
     int Seed, IReadOnlyList<SimPolicyJson> Policies);
 
 public sealed record ChaosJson(long Operations, long Retries, int AcknowledgedDemands, int BackupJobs, int BackupsVerified, double VerifySeconds, double VerifySlowestVmSeconds, double VerifySumOfVmsSeconds,

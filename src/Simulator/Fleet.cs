@@ -32,16 +32,17 @@ public sealed class Fleet
 
     public int DemandMb(FleetVm vm, int tick) => Math.Min(vm.Config.MaximumMb, Trace.DemandMb(vm.TraceVm, tick + vm.OffsetTicks));
 
-    public static VmConfig ConfigFor(int provisionedMb)
+    public static VmConfig ConfigFor(int provisionedMb, GuestKernel kernel = GuestKernel.Legacy)
     {
         int Pages(long mb) => (int)((mb + 1) / VmConfig.PageMb * VmConfig.PageMb);
         int maximum = Math.Clamp(Pages(provisionedMb), 512, VmConfig.LargestMaximumMb);
         int startup = Math.Min(maximum, Math.Max(512, Pages(provisionedMb / 8)));
         int minimum = Math.Min(startup, Math.Max(256, Pages(provisionedMb / 16)));
-        return new VmConfig(startup, minimum, maximum);
+        return new VmConfig(startup, minimum, maximum, Kernel: kernel);
     }
 
-    public static Fleet Build(DemandTrace trace, int hosts, int vmsPerHost, int? hostMemoryMb, int seed, string prefix = "sim")
+    public static Fleet Build(DemandTrace trace, int hosts, int vmsPerHost, int? hostMemoryMb, int seed, string prefix = "sim",
+        GuestKernel kernel = GuestKernel.Legacy)
     {
         Rule.Require(hosts is > 0 and <= 100_000 && vmsPerHost is > 0 and <= 10_000, "fleet-size",
             $"A fleet is 1-100000 hosts of 1-10000 VMs; got {hosts} × {vmsPerHost}.");
@@ -55,7 +56,7 @@ public sealed class Fleet
             {
                 int k = h * vmsPerHost + j, series = k % trace.VmCount;
                 int offset = k < trace.VmCount ? 0 : random.Next(trace.Ticks);
-                vms[j] = new FleetVm($"{prefix}-h{h}-v{j}", ConfigFor(trace.ProvisionedMb(series)), series, offset);
+                vms[j] = new FleetVm($"{prefix}-h{h}-v{j}", ConfigFor(trace.ProvisionedMb(series), kernel), series, offset);
             }
             long bootMb = vms.Sum(v => (long)v.Config.StartupMb) + DefaultReserveMb;
             long autoMb = (long)(1.2 * vms.Sum(v => meanMb[v.TraceVm])) + DefaultReserveMb;

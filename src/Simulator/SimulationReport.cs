@@ -10,7 +10,8 @@ public static class SimulationReport
     public static SimRunJson Json(SimulationResult r)
     {
         var f = r.Fleet;
-        return new(f.Trace.Name, f.Trace.TickSeconds, r.Ticks, f.Hosts.Length, f.Hosts[0].Vms.Length, f.Hosts[0].MemoryMb, r.Storage, r.Seed,
+        return new(f.Trace.Name, f.Trace.TickSeconds, r.Ticks, f.Hosts.Length, f.Hosts[0].Vms.Length, f.Hosts[0].MemoryMb,
+            f.Hosts[0].Vms[0].Config.Kernel.ToString().ToLowerInvariant(), r.Storage, r.Seed,
             r.Policies.Select(p => new SimPolicyJson(p.Name, Math.Round(p.UnmetDemandGbH(f.Trace.TickSeconds), 3),
                 Math.Round(p.LaggedUnmetDemandGbH(f.Trace.TickSeconds), 3), Math.Round(p.PagingShare, 5), Math.Round(p.PressureShare, 5),
                 Math.Round(p.MeanAssignedMb, 1), Math.Round(p.MeanDemandMb, 1), p.HotAddMb, p.BalloonMb, p.UnballoonMb,
@@ -22,7 +23,7 @@ public static class SimulationReport
     public static string Table(SimulationResult r)
     {
         var j = Json(r);
-        var text = new StringBuilder($"{j.Trace}: {j.Hosts} hosts × {j.VmsPerHost} VMs, host {j.HostMemoryMb} MB, {j.Ticks} ticks of {j.TickSeconds} s, storage {j.Storage}, seed {j.Seed}\n");
+        var text = new StringBuilder($"{j.Trace}: {j.Hosts} hosts × {j.VmsPerHost} VMs, host {j.HostMemoryMb} MB, guest kernel {j.GuestKernel}, {j.Ticks} ticks of {j.TickSeconds} s, storage {j.Storage}, seed {j.Seed}\n");
         text.Append($"{"policy",-10} {"unmet GB·h",12} {"lagged",8} {"paging",8} {"pressure",8} {"assigned MB",12} {"demand MB",10} {"hot-add MB",11} {"balloon MB",11} {"VM-ticks/s",11} {"resized/tick",12} {"calls/tick",10} {"writes/tick",11} {"density",8}\n");
         foreach (var p in j.Policies)
             text.Append($"{p.Name,-10} {p.UnmetDemandGbH,12:F1} {p.LaggedUnmetDemandGbH,8:F0} {p.PagingShare,8:P2} {p.PressureShare,8:P2} {p.MeanAssignedMb,12:F0} {p.MeanDemandMb,10:F0} {p.HotAddMb,11} {p.BalloonMb,11} {p.VmTicksPerSecond,11:F0} {p.ResizedVmsPerTick,12:F1} {p.GrainCallsPerTick,10:F1} {p.StorageWritesPerTick,11:F1} {p.DensityVmsPerHost?.ToString() ?? "-",8}\n");

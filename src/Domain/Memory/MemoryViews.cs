@@ -37,7 +37,10 @@ public sealed record class HostMemoryView(
     }
 }
 
-/// <summary>What <c>free -m</c> shows inside the Linux guest. Ballooned pages count as buff/cache.</summary>
+/// <summary>
+/// What <c>free -m</c> shows inside the Linux guest. A legacy kernel counts ballooned pages as
+/// buff/cache within its total; a current one leaves them out of the total (<see cref="GuestKernel"/>).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("HvOrleans.GuestMemoryView")]
 public sealed record class GuestMemoryView(
     [property: Id(0)] int TotalMb,
@@ -45,7 +48,8 @@ public sealed record class GuestMemoryView(
     [property: Id(2)] int FreeMb,
     [property: Id(3)] int BuffCacheMb)
 {
-    public static GuestMemoryView Of(VmMemory memory) => memory.Running
-        ? new(memory.GuestTotalMb, memory.GuestUsedMb, memory.GuestFreeMb, memory.BalloonedMb)
-        : new(0, 0, 0, 0);
+    public static GuestMemoryView Of(VmMemory memory, GuestKernel kernel = GuestKernel.Legacy) =>
+        !memory.Running ? new(0, 0, 0, 0)
+        : kernel == GuestKernel.Current ? new(memory.GuestTotalMb - memory.BalloonedMb, memory.GuestUsedMb, memory.GuestFreeMb, 0)
+        : new(memory.GuestTotalMb, memory.GuestUsedMb, memory.GuestFreeMb, memory.BalloonedMb);
 }

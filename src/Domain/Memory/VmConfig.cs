@@ -7,7 +7,8 @@ public sealed record class VmConfig(
     [property: Id(1)] int MinimumMb,
     [property: Id(2)] int MaximumMb,
     [property: Id(3)] int BufferPercent = VmConfig.DefaultBufferPercent,
-    [property: Id(4)] int Weight = VmConfig.DefaultWeight)
+    [property: Id(4)] int Weight = VmConfig.DefaultWeight,
+    [property: Id(5)] GuestKernel Kernel = GuestKernel.Legacy)
 {
     public const int DefaultBufferPercent = 20;
     public const int DefaultWeight = 5000;

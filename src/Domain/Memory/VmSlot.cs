@@ -11,10 +11,13 @@ public struct VmSlot
     public int AssignedMb, HighWaterMb, DemandMb;
     public bool Running, DemandReported;
 
+    /// <summary>The guest's kernel takes ballooned pages out of its total (<see cref="GuestKernel.Current"/>).</summary>
+    public bool BalloonLeavesTotal;
+
     public static VmSlot Of(VmConfig config, VmMemory memory) => new()
     {
         StartupMb = config.StartupMb, MinimumMb = config.MinimumMb, MaximumMb = config.MaximumMb,
-        BufferPercent = config.BufferPercent, Weight = config.Weight,
+        BufferPercent = config.BufferPercent, Weight = config.Weight, BalloonLeavesTotal = config.Kernel == GuestKernel.Current,
         AssignedMb = memory.AssignedMb, HighWaterMb = memory.HighWaterMb, DemandMb = memory.DemandMb,
         Running = memory.Running, DemandReported = memory.DemandReported,
     };
@@ -46,8 +49,11 @@ public struct VmSlot
     public readonly int GuestUsedMb => Math.Min(DemandMb, GuestTotalMb - BalloonedMb);
     public readonly int GuestFreeMb => GuestTotalMb - GuestUsedMb - BalloonedMb;
 
-    /// <summary>How much more the guest would give up to the balloon right now, in whole pages.</summary>
-    public readonly int BalloonableMb => Math.Max(0, RoundDownToPage(GuestFreeMb - VmMemory.BalloonFloorMb(GuestTotalMb)));
+    /// <summary>The total the guest's kernel sees (MemTotal): all it was given, or that less the balloon (<see cref="GuestKernel"/>).</summary>
+    public readonly int KernelTotalMb => BalloonLeavesTotal ? GuestTotalMb - BalloonedMb : GuestTotalMb;
+
+    /// <summary>How much more the guest would give up to the balloon right now, in whole pages: its free memory above the floor its kernel keeps.</summary>
+    public readonly int BalloonableMb => Math.Max(0, RoundDownToPage(GuestFreeMb - VmMemory.BalloonFloorMb(KernelTotalMb)));
 
     /// <summary>The lowest Assigned ballooning can reach now: Minimum, or the guest's floor if higher.</summary>
     public readonly int LowestReachableMb => Math.Min(AssignedMb, Math.Max(MinimumMb, AssignedMb - BalloonableMb));

@@ -25,7 +25,7 @@ public sealed record class VmInfo(
     [property: Id(6)] string? BackupJob = null)
 {
     public static VmInfo Of(VmSnapshot s) =>
-        new(s, HostMemoryView.Of(s.Config, s.Memory), GuestMemoryView.Of(s.Memory));
+        new(s, HostMemoryView.Of(s.Config, s.Memory), GuestMemoryView.Of(s.Memory, s.Config.Kernel));
 
     /// <summary>A VM on an agent's host: the guest view is what the guest last said (nothing before its first report).</summary>
     public static VmInfo OfReal(VmSnapshot s, RealGuestView? real, GuestStats? stats, string? crashReason) =>

@@ -73,6 +73,30 @@ public class VmMemoryTests
     }
 
     [Fact]
+    public void A_current_kernels_floor_follows_its_shrinking_total_so_the_balloon_reaches_further()
+    {
+        // The same VM as above on a current kernel: ballooned pages leave MemTotal, so each balloon step
+        // lowers the floor for the next. Step 1 as before (total 5984, floor 606: 4378 MB); step 2: MemTotal
+        // 5984 − 4378 = 1606, floor 104 + 1606/8 = 304, free 606 → 302 MB more; step 3: MemTotal 1304,
+        // floor 267, free 304 → 36 MB (whole pages). A legacy kernel's floor stays 606: nothing more.
+        var current = Config with { Kernel = GuestKernel.Current };
+        var m = Booted(5000).ResizeTo(current, 6000, Unlimited).WithDemand(1000);
+        var legacy = Booted(5000).ResizeTo(Config, 6000, Unlimited).WithDemand(1000);
+        var steps = new List<int>();
+        for (int i = 0; i < 3; i++)
+        {
+            m = m.ResizeTo(current, 1200, Unlimited);
+            legacy = legacy.ResizeTo(Config, 1200, Unlimited);
+            steps.Add(m.AssignedMb);
+        }
+        Assert.Equal([1638, 1336, 1300], steps);
+        Assert.Equal(1638, legacy.AssignedMb);
+        // Its free -m: the ballooned pages are gone from the total, not shown as buff/cache.
+        Assert.Equal(new GuestMemoryView(5984 - 4716, 1000, 268, 0), GuestMemoryView.Of(m, GuestKernel.Current));
+        Assert.Equal(new GuestMemoryView(5984, 1000, 268, 4716), GuestMemoryView.Of(m));
+    }
+
+    [Fact]
     public void Balloon_never_takes_assigned_below_minimum()
     {
         var config = new VmConfig(2048, 1800, 8192);
