@@ -350,7 +350,10 @@ public sealed class HostGrain(
     {
         if (_engine is not null && ReferenceEquals(_engineOf, state.State)) return _engine;
         var vms = Host.Vms.OrderBy(e => e.Key, StringComparer.Ordinal).ToArray();
-        _engine = new BalancingHost(vms.Select(e => e.Key).ToArray(), vms.Select(e => VmSlot.Of(e.Value.Config, e.Value.Memory)).ToArray());
+        _engine = new BalancingHost(vms.Select(e => e.Key).ToArray(), vms.Select(e => VmSlot.Of(e.Value.Config, e.Value.Memory)).ToArray())
+        {
+            ReserveMb = Host.ReserveMb,
+        };
         _engineVms = vms.Select(e => e.Value).ToArray();
         _slotOf.Clear();
         for (int i = 0; i < vms.Length; i++) _slotOf[vms[i].Key] = i;

@@ -66,6 +66,7 @@ public sealed class PureEngine : ISimulationEngine
         {
             var fleetHost = fleet.Hosts[h];
             var host = _hosts[h] = BalancingHost.Of(BalancingPass.BootInTurn(fleetHost.CapacityMb, [], fleet.Placements(fleetHost)), sortById: true);
+            host.ReserveMb = fleetHost.ReserveMb;
             var slot = host.VmIds.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
             _slotOf[h] = fleetHost.Vms.Select(v => slot[v.VmId]).ToArray();
             _vmOf[h] = new int[_slotOf[h].Length];

@@ -35,6 +35,12 @@ public sealed class BalancingHost
 
     public int Count { get; }
     public string[] VmIds { get; }
+
+    /// <summary>
+    /// The memory the host keeps for itself, which policies that reason about the host's whole memory
+    /// (Proxmox aims at 80 % of it used) count as used. 0 when not given.
+    /// </summary>
+    public int ReserveMb { get; set; }
     public VmSlot[] Vms { get; }
 
     /// <summary>What the policy of the current pass wants each balanced VM to have.</summary>

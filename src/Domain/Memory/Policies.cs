@@ -163,16 +163,22 @@ public sealed class MomPolicy : BalancingPolicy
 }
 
 /// <summary>
-/// Proxmox auto-ballooning: aims at 80 % host use; below it every VM grows toward Maximum, above it
-/// every VM shrinks toward Minimum, at most 100 MB per VM per round, shared by weight (shares).
-/// Demand-blind, as Proxmox is: only the guest's own floor protects it.
+/// Proxmox VE's auto-ballooning, as pvestatd runs it every 10 s (<c>PVE::AutoBalloon::compute_alg1</c>):
+/// goal = 80 % of the host's whole memory − what the host uses (its own reserve counted as used);
+/// nothing when |goal| ≤ 10 MB. A grow request goes first to the VMs under memory pressure (guest free
+/// memory ≤ ¼ of their minimum), then, if they took none of it, to all; a shrink request first to the
+/// VMs with enough free memory, then to all. Within a list every VM's share is
+/// <c>minimum + shares/Σshares × (Σ(balloon − minimum) + goal)</c>, clamped to [minimum, maximum] and
+/// re-divided among the rest when one is clamped, and a VM moves at most 100 MB per round toward its
+/// share. Shares are the VM's weight (0: left alone, as Proxmox skips shares=0). A pass is a round (30 a
+/// 5-minute tick, as 10 s rounds would be).
 /// </summary>
 public sealed class ProxmoxPolicy : BalancingPolicy
 {
     public static readonly ProxmoxPolicy Instance = new();
     public override string Name => "proxmox";
     private const double UseTarget = 0.80;
-    private const int StepMb = 100;
+    private const int MaxChangeMb = 100, IgnoreMb = 10;
 
     public override void Desire(BalancingHost host, int capacityMb)
     {
@@ -180,25 +186,78 @@ public sealed class ProxmoxPolicy : BalancingPolicy
         var s = host.Scratch;
         int n = BalancingPolicies.Balanced(vms, s.Positions, out _);
         var at = s.Positions.AsSpan(0, n);
-        long gapMb = (long)(UseTarget * capacityMb) - BalancingPolicies.UsedMb(vms);
-        if (n == 0 || gapMb == 0)
-        {
-            foreach (int i in at) host.DesiredMb[i] = vms[i].AssignedMb;
-            return;
-        }
-        bool grow = gapMb > 0;
-        // Heavier shares grow first and shrink last.
-        Span<int> rooms = s.Needs.AsSpan(0, n), weights = s.Weights.AsSpan(0, n), moves = s.Grants.AsSpan(0, n);
+        // res: each VM's new balloon target (starting from what it holds); lists of positions into 'at'.
+        Span<int> res = s.Bases.AsSpan(0, n), all = s.Wants.AsSpan(0, n), pressed = s.Grants.AsSpan(0, n), easy = s.Grants2.AsSpan(0, n);
+        int pressedCount = 0, easyCount = 0;
+        int allCount = 0;
         for (int k = 0; k < n; k++)
         {
             ref readonly var vm = ref vms[at[k]];
-            int roomMb = Math.Min(StepMb, grow ? vm.MaximumMb - vm.AssignedMb : vm.AssignedMb - vm.MinimumMb);
-            rooms[k] = Math.Max(0, roomMb) / VmConfig.PageMb * VmConfig.PageMb;
-            weights[k] = grow ? Math.Max(1, vm.Weight) : VmConfig.HighestWeight + 1 - vm.Weight;
+            res[k] = vm.AssignedMb;
+            if (vm.Weight == 0) continue;   // shares 0: left out of auto-ballooning
+            all[allCount++] = k;
+            if (vm.GuestFreeMb > 0.25 * vm.MinimumMb && vm.AssignedMb >= vm.MinimumMb) easy[easyCount++] = k;
+            else pressed[pressedCount++] = k;
         }
-        WeightedShare.Distribute(Math.Abs(gapMb), rooms, weights, moves, s);
-        for (int k = 0; k < n; k++) host.DesiredMb[at[k]] = vms[at[k]].AssignedMb + (grow ? moves[k] : -moves[k]);
+        long memTotalMb = (long)capacityMb + host.ReserveMb, memUsedMb = host.ReserveMb + BalancingPolicies.UsedMb(vms);
+        long goalMb = (long)(UseTarget * memTotalMb) - memUsedMb;
+        if (goalMb > IgnoreMb)
+        {
+            long rest = Change(vms, at, res, pressed[..pressedCount], goalMb, s);
+            if (rest >= goalMb) Change(vms, at, res, all[..allCount], rest, s);   // the pressured VMs took nothing: all of them
+        }
+        else if (goalMb < -IgnoreMb)
+        {
+            long rest = Change(vms, at, res, easy[..easyCount], goalMb, s);
+            if (rest <= goalMb) Change(vms, at, res, all[..allCount], rest, s);
+        }
+        for (int k = 0; k < n; k++) host.DesiredMb[at[k]] = res[k];
     }
+
+    /// <summary><c>compute_alg1</c>'s change_func: moves the listed VMs' targets by up to <paramref name="goalMb"/> in all; returns what is left.</summary>
+    private static long Change(ReadOnlySpan<VmSlot> vms, ReadOnlySpan<int> at, Span<int> res, ReadOnlySpan<int> list, long goalMb, ShareScratch s)
+    {
+        Span<int> done = s.Needs.AsSpan(0, at.Length);
+        foreach (int k in list) done[k] = 0;
+        long rest = goalMb;
+        bool repeat = true, progress = true;
+        while (rest != 0 && repeat && progress)
+        {
+            (repeat, progress) = (false, false);
+            long sharesTotal = 0, allocOld = 0, changes = 0;
+            foreach (int k in list)
+            {
+                if (done[k] != 0) continue;
+                allocOld += res[k] - vms[at[k]].MinimumMb;
+                sharesTotal += Shares(vms[at[k]]);
+            }
+            long allocNew = allocOld + rest;
+            foreach (int k in list)
+            {
+                if (done[k] != 0) continue;
+                ref readonly var vm = ref vms[at[k]];
+                long desired = vm.MinimumMb + (long)((double)allocNew / sharesTotal * Shares(vm));
+                if (desired > vm.MaximumMb) (desired, repeat) = (vm.MaximumMb, true);
+                else if (desired < vm.MinimumMb) (desired, repeat) = (vm.MinimumMb, true);
+                long target;
+                if (goalMb > 0 && desired > vm.AssignedMb) target = Math.Min(vm.AssignedMb + MaxChangeMb, desired);
+                else if (desired < vm.AssignedMb) target = Math.Max(vm.AssignedMb - MaxChangeMb, desired);
+                else { done[k] = 1; continue; }
+                int next = BalancingPolicies.Pages(target);
+                if (next == vm.AssignedMb) continue;
+                int change = next - res[k];
+                res[k] = next;
+                if (change == 0) continue;
+                changes += change;
+                repeat = true;
+                progress = true;
+            }
+            rest -= changes;
+        }
+        return rest;
+    }
+
+    private static int Shares(in VmSlot vm) => vm.Weight;
 }
 
 /// <summary>

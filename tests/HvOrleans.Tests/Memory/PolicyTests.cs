@@ -17,9 +17,40 @@ public class PolicyTests
     [Fact]
     public void Proxmox_moves_at_most_100_mb_per_vm_per_round()
     {
+        // 80 % of 65,536 MB is far above the 4,096 used: a grow request; neither guest is under pressure
+        // (free far above ¼ of Minimum), so after the pressured list (empty) takes nothing, all share it.
         var desired = ProxmoxPolicy.Instance.DesiredAssignedMb(65536, [Vm("a", 100), Vm("b", 100)]);
         Assert.Equal(2148, desired["a"]);
         Assert.Equal(2148, desired["b"]);
+    }
+
+    [Fact]
+    public void Proxmox_grows_the_guests_under_memory_pressure_first()
+    {
+        // compute_alg1: a grow request goes to the VMs whose free memory is at most ¼ of their minimum;
+        // only if they took none of it does it go to all. 'busy' has no free memory, 'idle' plenty.
+        var desired = ProxmoxPolicy.Instance.DesiredAssignedMb(10000, [Vm("busy", 2040), Vm("idle", 500)]);
+        Assert.Equal((2148, 2048), (desired["busy"], desired["idle"]));
+    }
+
+    [Fact]
+    public void Proxmox_shrinks_the_guests_with_free_memory_first_toward_their_share()
+    {
+        // 80 % of 4,500 = 3,600 against 4,096 used: shrink by 496 MB. The VMs with enough free memory go first:
+        // only 'idle'; its share is Minimum + (2,048 − 512 − 496) = 1,552, reached 100 MB a round.
+        var desired = ProxmoxPolicy.Instance.DesiredAssignedMb(4500, [Vm("busy", 2040), Vm("idle", 500)]);
+        Assert.Equal((2048, 1948), (desired["busy"], desired["idle"]));
+    }
+
+    [Fact]
+    public void Proxmox_shares_a_request_by_shares_and_leaves_shares_zero_alone()
+    {
+        // Two pressured guests, weights 3:1, and one with shares 0. The grow request (8,000 − 6,144) is
+        // shared as Minimum + shares/Σshares × (Σ(balloon − Minimum) + goal): 'heavy' 512 + ¾ × 4,928 = 4,208,
+        // 'light' 512 + ¼ × 4,928 = 1,744 — below what it holds, so it shrinks toward it; each 100 MB at most.
+        var desired = ProxmoxPolicy.Instance.DesiredAssignedMb(10000,
+            [Vm("heavy", 2040, weight: 7500), Vm("light", 2040, weight: 2500), Vm("off", 2040, weight: 0)]);
+        Assert.Equal((2148, 1948, 2048), (desired["heavy"], desired["light"], desired["off"]));
     }
 
     [Fact]
