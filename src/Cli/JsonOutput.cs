@@ -58,11 +58,11 @@ public sealed record GuestBenchJson(int Steps, LatencyJson BootSeconds, LatencyJ
     LatencyJson BalloonSeconds, LatencyJson UnballoonSeconds, LatencyJson UnballoonAfterLoadSeconds);
 
 public sealed record HostJson(string HostId, int MemoryMb, int ReserveMb, long AssignedMb, long AvailableMb, IReadOnlyList<string> Vms,
-    string Driver, string? Accel, bool? AgentConnected)
+    string Driver, string? Accel, bool? AgentConnected, string Policy)
 {
     public static HostJson Of(HostInfo h) =>
         new(h.HostId, h.MemoryMb, h.ReserveMb, h.AssignedMb, h.AvailableMb, h.AssignedMbByVm.Keys.Order(StringComparer.Ordinal).ToList(),
-            h.Driver.ToString().ToLowerInvariant(), h.Accel, h.Driver == HostDriver.Qemu ? h.AgentConnected : null);
+            h.Driver.ToString().ToLowerInvariant(), h.Accel, h.Driver == HostDriver.Qemu ? h.AgentConnected : null, h.Policy);
 }
 
 public sealed record ResizeJson(string VmId, int BeforeMb, int AfterMb, int HotAddedMb, int BalloonedMb);

@@ -94,4 +94,10 @@ public interface IHostGrain : IGrainWithStringKey
 
     /// <summary>One balancing pass with the named policy (see <see cref="BalancingPolicies"/>).</summary>
     [Alias("Balance")] Task<BalancingReport> Balance(string policy);
+
+    /// <summary>One pass of the host's own policy (<see cref="SetPolicy"/>; Hyper-V's by default): what its balancer runs.</summary>
+    [Alias("BalanceByItsPolicy")] Task<BalancingReport> BalanceByItsPolicy();
+
+    /// <summary>The policy the host's balancer runs from now on; refused (policy-known) for a name no policy has.</summary>
+    [Alias("SetPolicy")] Task<HostInfo> SetPolicy(string policy);
 }

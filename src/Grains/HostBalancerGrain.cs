@@ -25,7 +25,7 @@ public sealed class HostBalancerGrain(
         return Task.CompletedTask;
     }
 
-    public Task<BalancingReport> BalanceNow() => Host.Balance(HyperVPolicy.Instance.Name);
+    public Task<BalancingReport> BalanceNow() => Host.BalanceByItsPolicy();
 
     /// <summary>Brings the grain and its timer back after a silo failure, and heals at once: a pass now, whatever was missed.</summary>
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -44,7 +44,7 @@ public sealed class HostBalancerGrain(
     {
         try
         {
-            await Host.Balance(HyperVPolicy.Instance.Name);
+            await Host.BalanceByItsPolicy();
         }
         catch (Exception e)
         {

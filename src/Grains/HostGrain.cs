@@ -323,6 +323,20 @@ public sealed class HostGrain(
         return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses: 1);
     }
 
+    public Task<BalancingReport> BalanceByItsPolicy() => Balance(Host.PolicyName);
+
+    public async Task<HostInfo> SetPolicy(string policy)
+    {
+        RequireHost();
+        string name = BalancingPolicies.ByName(policy).Name;
+        if (name != Host.PolicyName)
+        {
+            await state.SaveAsync(Host with { Policy = name });
+            logger.LogInformation("Host {HostId}: its balancer runs policy {Policy}", HostId, name);
+        }
+        return Info();
+    }
+
     private Task<BalancingReport> BalanceAsync(IBalancingPolicy policy, int maxPasses) => DecideAsync(Engine(), policy, maxPasses);
 
     /// <summary>
@@ -416,5 +430,5 @@ public sealed class HostGrain(
 
     private HostInfo Info() => new(HostId, Host.MemoryMb, Host.ReserveMb,
         Host.Vms.ToDictionary(e => e.Key, e => e.Value.Memory.AssignedMb), Host.Driver, Host.Accel,
-        AgentConnected);
+        AgentConnected, Host.PolicyName);
 }

@@ -28,11 +28,15 @@ public sealed record class HostState(
     [property: Id(1)] int ReserveMb,
     [property: Id(2)] ImmutableDictionary<string, HostedVm> Vms,
     [property: Id(3)] HostDriver Driver = HostDriver.Model,
-    [property: Id(4)] string? Accel = null)
+    [property: Id(4)] string? Accel = null,
+    [property: Id(5)] string? Policy = null)
 {
     public HostState() : this(0, 0, ImmutableDictionary<string, HostedVm>.Empty) { }
 
     public bool Exists => MemoryMb > 0;
+
+    /// <summary>The balancer's policy for this host (<c>hv host set --policy</c>); Hyper-V's unless one was set.</summary>
+    public string PolicyName => Policy ?? HyperVPolicy.Instance.Name;
     public int CapacityMb => MemoryMb - ReserveMb;
     public long AssignedMb => Vms.Values.Sum(v => (long)v.Memory.AssignedMb);
 

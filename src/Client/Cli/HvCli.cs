@@ -140,12 +140,16 @@ public sealed class HvCli
         Argument<string> Host() => Id("host", "host id");
         var (addHost, memory, reserve) = (Host(), RequiredInt("--memory-mb", "The host's physical memory"), OptionalInt("--reserve-mb", "Memory kept for the host itself (default 1024)"));
         var showHost = Host();
+        var (setHost, policy) = (Host(), Text("--policy", $"The policy its balancer runs: {string.Join(", ", BalancingPolicies.All.Select(p => p.Name))}", "P", required: true));
         return Tree.Group("host", "Physical hosts: their memory and the VMs on them.", ["hv host add h1 --memory-mb 16384", "hv host show h1"],
             Op("add", "Registers a host. Adding it again with the same sizes changes nothing; other sizes are refused.",
                 ["hv host add h1 --memory-mb 16384 --reserve-mb 1024"], [addHost, memory, reserve],
                 p => async grains => Print(await grains.GetGrain<IHostGrain>(p.GetValue(addHost)!).Add(p.GetValue(memory), p.GetValue(reserve) ?? 1024), p.GetValue(Json))),
-            Op("show", "A host's memory, reserve, assigned and available memory, and its VMs.", ["hv host show h1", "hv host show h1 --json"], [showHost],
-                p => async grains => Print(await grains.GetGrain<IHostGrain>(p.GetValue(showHost)!).GetInfo(), p.GetValue(Json))));
+            Op("show", "A host's memory, reserve, assigned and available memory, its policy and its VMs.", ["hv host show h1", "hv host show h1 --json"], [showHost],
+                p => async grains => Print(await grains.GetGrain<IHostGrain>(p.GetValue(showHost)!).GetInfo(), p.GetValue(Json))),
+            Op("set", "Chooses the balancing policy the host's balancer runs from its next pass (Hyper-V's by default; docs/POLICIES.md compares them).",
+                ["hv host set h1 --policy lean", "hv host set h1 --policy hyperv"], [setHost, policy],
+                p => async grains => Print(await grains.GetGrain<IHostGrain>(p.GetValue(setHost)!).SetPolicy(p.GetValue(policy)!), p.GetValue(Json))));
     }
 
     private Command VmCommands()

@@ -49,8 +49,8 @@ public static class TextViews
     public static string Host(HostInfo h) =>
         $"Host {h.HostId}: memory {h.MemoryMb} MB, reserve {h.ReserveMb} MB, assigned {h.AssignedMb} MB, available {h.AvailableMb} MB\n" +
         (h.Driver == HostDriver.Qemu
-            ? $"  driver: qemu, accel: {h.Accel}, agent: {(h.AgentConnected ? "connected" : "not connected")}\n"
-            : "  driver: model\n") +
+            ? $"  driver: qemu, accel: {h.Accel}, agent: {(h.AgentConnected ? "connected" : "not connected")}, policy: {h.Policy}\n"
+            : $"  driver: model, policy: {h.Policy}\n") +
         string.Concat(h.AssignedMbByVm.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"  {e.Key,-24} {e.Value,8} MB\n"));
 
     public static string Balance(BalancingReport r)

@@ -9,7 +9,8 @@ public sealed record class HostInfo(
     [property: Id(3)] IReadOnlyDictionary<string, int> AssignedMbByVm,
     [property: Id(4)] HostDriver Driver = HostDriver.Model,
     [property: Id(5)] string? Accel = null,
-    [property: Id(6)] bool AgentConnected = false)
+    [property: Id(6)] bool AgentConnected = false,
+    [property: Id(7)] string Policy = "hyperv")
 {
     public long AssignedMb => AssignedMbByVm.Values.Sum(v => (long)v);
     public int CapacityMb => MemoryMb - ReserveMb;

@@ -49,6 +49,26 @@ public abstract class DynamicMemoryGrainTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_hosts_balancer_runs_the_policy_set_for_it_which_a_bad_name_does_not_change()
+    {
+        var (host, vm) = await RunningVmAsync();
+        Assert.Equal("hyperv", (await Host(host).GetInfo()).Policy);
+        var refused = await Assert.ThrowsAsync<HvRuleException>(() => Host(host).SetPolicy("best"));
+        Assert.Equal("policy-known", refused.Rule);
+        Assert.Equal("hyperv", (await Host(host).GetInfo()).Policy);
+
+        // Static keeps what every VM has: the demand that Hyper-V's policy would hot-add for is left alone.
+        Assert.Equal("static", (await Host(host).SetPolicy("Static")).Policy);
+        await Vm(vm).ReportDemand(5000);
+        Assert.Empty((await Balancer(host).BalanceNow()).Resizes);
+        Assert.Equal(2048, (await Vm(vm).GetInfo()).HostView.AssignedMb);
+
+        Assert.Equal("hyperv", (await Host(host).SetPolicy("hyperv")).Policy);
+        await Balancer(host).BalanceNow();
+        Assert.Equal(6016, (await Vm(vm).GetInfo()).HostView.AssignedMb);
+    }
+
+    [Fact]
     public async Task Host_and_vm_state_read_back_after_their_grains_are_deactivated()
     {
         var (host, vm) = await RunningVmAsync();
