@@ -10,7 +10,7 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
                      [--ticks T] [--policy P | --policies P1,P2,... | --policies all] [--storage none|memory|azure]
                      [--host-memory-mb N] [--trace-vms FROM..TO] [--guest-kernel current|legacy] [--seed S] [--density] [--check] [--out DIR] [--json]
              storage none = the policy code alone; memory/azure = real host grains in a silo this process hosts
-             (azure uses the local cluster's Azurite). Policies: static, hyperv, squeezed, mom, proxmox, lean.
+             (azure uses the local cluster's Azurite). Policies: static, hyperv, squeezed, mom, proxmox, lean, esxi.
         """;
 
     public async Task RunAsync(CommandLine line)

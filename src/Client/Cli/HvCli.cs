@@ -46,7 +46,7 @@ public sealed class HvCli
         Guest kernel current (default): ballooned pages leave the guest's total, so its balloon floor falls
         with it; legacy: they stay in it as used buffers (the seed's guest).
         Storage none = the policy code alone; memory/azure = real host grains in a silo the simulator hosts.
-        Policies: static, hyperv, squeezed, mom, proxmox, lean.
+        Policies: static, hyperv, squeezed, mom, proxmox, lean, esxi.
         """;
 
     public CommandTree Tree { get; }

@@ -4,7 +4,7 @@ namespace HvOrleans.Memory;
 public static class BalancingPolicies
 {
     public static readonly IReadOnlyList<IBalancingPolicy> All =
-        [StaticPolicy.Instance, HyperVPolicy.Instance, SqueezedPolicy.Instance, MomPolicy.Instance, ProxmoxPolicy.Instance, LeanPolicy.Instance];
+        [StaticPolicy.Instance, HyperVPolicy.Instance, SqueezedPolicy.Instance, MomPolicy.Instance, ProxmoxPolicy.Instance, LeanPolicy.Instance, EsxiPolicy.Instance];
 
     public static IBalancingPolicy ByName(string name) =>
         All.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
@@ -258,6 +258,71 @@ public sealed class ProxmoxPolicy : BalancingPolicy
     }
 
     private static int Shares(in VmSlot vm) => vm.Weight;
+}
+
+/// <summary>
+/// VMware ESXi: a VM is given the pages it touches (here: grows to its demand, no buffer) and keeps
+/// them — ESXi takes nothing back while the host has free memory. When free memory falls below 64 % of
+/// minFree (the "soft" state) the balloon reclaims until free is back at minFree ("clear"), from the VM
+/// with the fewest shares per allocated page, where idle pages are taxed: ρ = shares / (pages × (f +
+/// k(1 − f))), f the active fraction, k = 1/(1 − τ), τ = 0.75 (Mem.IdleTax's default; Waldspurger,
+/// "Memory Resource Management in VMware ESX Server", OSDI 2002). minFree: 6 % of the host's first 4 GB,
+/// 4 % of the next 8, 2 % of the next 16 (901 MB at 28 GB, often quoted as 899), 1 % of the rest. Never below Minimum (the
+/// reservation). Compression and host swapping (the "hard" and "low" states) have no counterpart here.
+/// </summary>
+public sealed class EsxiPolicy : BalancingPolicy
+{
+    public static readonly EsxiPolicy Instance = new();
+    public override string Name => "esxi";
+    private const double IdleTax = 0.75, SoftShare = 0.64;
+    private const int StepMb = 64;
+
+    /// <summary>minFree for a host of <paramref name="hostMb"/> MB of memory.</summary>
+    public static double MinFreeMb(long hostMb) =>
+        0.06 * Math.Min(hostMb, 4096) + 0.04 * Math.Clamp(hostMb - 4096, 0, 8192)
+        + 0.02 * Math.Clamp(hostMb - 12288, 0, 16384) + 0.01 * Math.Max(0, hostMb - 28672);
+
+    public override void Desire(BalancingHost host, int capacityMb)
+    {
+        var vms = host.Vms.AsSpan(0, host.Count);
+        var s = host.Scratch;
+        int n = BalancingPolicies.Balanced(vms, s.Positions, out long fixedMb);
+        var at = s.Positions.AsSpan(0, n);
+        Span<int> alloc = s.Bases.AsSpan(0, n);
+        long usedMb = fixedMb;
+        for (int k = 0; k < n; k++)
+        {
+            ref readonly var vm = ref vms[at[k]];
+            alloc[k] = Math.Max(vm.AssignedMb, vm.DemandLevelMb);   // touched pages are granted and kept
+            usedMb += alloc[k];
+        }
+        double minFreeMb = MinFreeMb((long)capacityMb + host.ReserveMb);
+        double freeMb = capacityMb - usedMb;
+        if (freeMb < SoftShare * minFreeMb)
+        {
+            double reclaimMb = minFreeMb - freeMb;
+            double costOfIdle = 1 / (1 - IdleTax);
+            while (reclaimMb > 0)
+            {
+                int victim = -1;
+                double lowest = double.MaxValue;
+                for (int k = 0; k < n; k++)
+                {
+                    ref readonly var vm = ref vms[at[k]];
+                    if (alloc[k] <= vm.MinimumMb) continue;
+                    double active = Math.Min(1.0, (double)vm.DemandMb / alloc[k]);
+                    double rho = Math.Max(1, vm.Weight) / (alloc[k] * (active + costOfIdle * (1 - active)));
+                    if (rho < lowest) (lowest, victim) = (rho, k);
+                }
+                if (victim < 0) break;
+                int takeMb = (int)Math.Min(Math.Min(StepMb, alloc[victim] - vms[at[victim]].MinimumMb), Math.Ceiling(reclaimMb));
+                takeMb = Math.Max(VmConfig.PageMb, takeMb / VmConfig.PageMb * VmConfig.PageMb);
+                alloc[victim] -= Math.Min(takeMb, alloc[victim] - vms[at[victim]].MinimumMb);
+                reclaimMb -= takeMb;
+            }
+        }
+        for (int k = 0; k < n; k++) host.DesiredMb[at[k]] = alloc[k];
+    }
 }
 
 /// <summary>

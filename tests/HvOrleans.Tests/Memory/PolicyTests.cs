@@ -53,6 +53,35 @@ public class PolicyTests
         Assert.Equal((2148, 1948, 2048), (desired["heavy"], desired["light"], desired["off"]));
     }
 
+    [Theory]
+    [InlineData(4096, 245.76)]              // 6 % of the first 4 GB
+    [InlineData(28672, 901.12)]             // + 4 % of 8 GB + 2 % of 16 GB: ~900 MB at 28 GB (quoted as 899 MB)
+    [InlineData(131072, 901.12 + 1024)]     // + 1 % of the rest: 1,925 MB at 128 GB
+    public void Esxi_min_free_is_vmwares_sliding_scale(long hostMb, double minFreeMb) =>
+        Assert.Equal(minFreeMb, EsxiPolicy.MinFreeMb(hostMb), 6);
+
+    [Fact]
+    public void Esxi_grants_touched_pages_and_takes_nothing_back_while_memory_is_free()
+    {
+        // 'was-busy' touched 4,096 MB and now uses 1,000: ESXi keeps its pages (Hyper-V would balloon it);
+        // 'growing' is given what it touches, no buffer.
+        var desired = EsxiPolicy.Instance.DesiredAssignedMb(65536, [Vm("was-busy", 1000, assignedMb: 4096), Vm("growing", 5000)]);
+        Assert.Equal((4096, 5000), (desired["was-busy"], desired["growing"]));
+    }
+
+    [Fact]
+    public void Esxi_balloons_the_idlest_vm_first_once_free_memory_falls_below_the_soft_state()
+    {
+        // 4,900 MB, minFree 245.76 + 4 % of 804 = 277.92 MB (soft below 177.9); 4,800 held leaves 100 free: reclaim
+        // 177.92 MB to get back to minFree. Idle pages cost 4× (τ = 0.75): 'idle' (200 of 2,400 active) has 5000 /
+        // (2400 × (1/12 + 4 × 11/12)) = 0.56 shares per page against 'busy''s 1.85, so it gives all of it: 64 + 64 + 50 MB.
+        var desired = EsxiPolicy.Instance.DesiredAssignedMb(4900, [Vm("idle", 200, assignedMb: 2400), Vm("busy", 2300, assignedMb: 2400)]);
+        Assert.Equal((2222, 2400), (desired["idle"], desired["busy"]));
+        // With 200 MB free (above the soft state) nothing is reclaimed.
+        var calm = EsxiPolicy.Instance.DesiredAssignedMb(5000, [Vm("idle", 200, assignedMb: 2400), Vm("busy", 2300, assignedMb: 2400)]);
+        Assert.Equal((2400, 2400), (calm["idle"], calm["busy"]));
+    }
+
     [Fact]
     public void Mom_grows_a_guest_with_under_20_percent_free_by_5_percent()
     {
@@ -92,7 +121,7 @@ public class PolicyTests
     public void Unknown_policy_is_refused_naming_the_known_ones()
     {
         var e = Assert.Throws<HvRuleException>(() => BalancingPolicies.ByName("best"));
-        Assert.Equal("Unknown balancing policy 'best'; known: static, hyperv, squeezed, mom, proxmox, lean.", e.Message);
+        Assert.Equal("Unknown balancing policy 'best'; known: static, hyperv, squeezed, mom, proxmox, lean, esxi.", e.Message);
     }
 
     [Fact]
