@@ -15,6 +15,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A 16 GB host (1 GB reserved) and a VM: Startup 2048, Minimum 512, Maximum 8192 MB"
 hv host add demo-host --memory-mb 16384 --reserve-mb 1024
+# Hyper-V's own policy, whose documented arithmetic steps 1-4 show; the cluster's default is predict (docs/POLICIES.md).
+hv host set demo-host --policy hyperv >/dev/null
 hv vm create demo-vm --host demo-host --startup-mb 2048 --min-mb 512 --max-mb 8192 >/dev/null
 hv vm stop demo-vm >/dev/null   # a rerun of the demo starts from a fresh boot
 step "1. Boot: assigned = Startup, the guest sees Startup − 32 MB of firmware"

@@ -32,14 +32,14 @@ public sealed record RealGuestJson(string GuestState, int Pid, double UptimeSeco
 public sealed record VmJson(
     string VmId, string HostId, int StartupMb, int MinimumMb, int MaximumMb, int BufferPercent, int Weight,
     string State, int AssignedMb, int DemandMb, int Pressure, string Status, int HotAddedMb, int BalloonedMb,
-    GuestJson Guest, string Driver, RealGuestJson? Real, string? CrashReason)
+    int DemandRiseMb, GuestJson Guest, string Driver, RealGuestJson? Real, string? CrashReason)
 {
     public static VmJson Of(VmInfo info)
     {
         var (s, h, g, now) = (info.Snapshot, info.HostView, info.GuestView, DateTimeOffset.UtcNow);
         return new(s.VmId, s.HostId, s.Config.StartupMb, s.Config.MinimumMb, s.Config.MaximumMb, s.Config.BufferPercent,
             s.Config.Weight, info.State, h.AssignedMb, h.DemandMb, h.Pressure, h.Status.ToString(),
-            s.Memory.HotAddedMb(s.Config), s.Memory.Running ? s.Memory.BalloonedMb : 0,
+            s.Memory.HotAddedMb(s.Config), s.Memory.Running ? s.Memory.BalloonedMb : 0, s.Memory.RiseMb,
             new(g.TotalMb, g.UsedMb, g.FreeMb, g.BuffCacheMb), info.Driver.ToString().ToLowerInvariant(),
             info.Real is { } r ? new(r.State.ToString(), r.Pid, Math.Round((now - r.StartedAt).TotalSeconds, 1), r.BalloonedMb, r.PluggedMb,
                 Math.Round((now - r.ReportedAt).TotalSeconds, 1)) : null,
@@ -142,6 +142,30 @@ public sealed record SimPolicyJson(string Name, double UnmetDemandGbH, double La
     long HotAddMb, long BalloonMb, long UnballoonMb, double VmTicksPerSecond, double ResizedVmsPerTick, double GrainCallsPerTick, double StorageWritesPerTick,
     double Seconds, int? DensityVmsPerHost);
 
+/// <summary>
+/// One fold of <c>hv sim kfold</c>: the parameters the training folds chose for <c>predict</c>, and the
+/// held-out fold's figures for it and for the best faithful peer there (lowest lagged unmet demand).
+/// </summary>
+public sealed record KFoldFoldJson(int Fold, int TrainVms, int TestVms, double MostRises, int KeepFreePercent,
+    string TrainBestPeer, double TrainPredictLaggedGbH, double TrainPeerLaggedGbH,
+    string TestBestPeer, double TestPeerLaggedGbH, double TestPeerMeanAssignedMb, double TestPredictLaggedGbH, double TestPredictMeanAssignedMb,
+    double TestHyperVLaggedGbH, double TestHyperVMeanAssignedMb, double LaggedVsPeer, double MemoryVsPeer, double LaggedVsHyperV, double MemoryVsHyperV);
+
+/// <summary>
+/// <c>hv sim kfold</c>: per fold, and the spread over folds of predict's lagged unmet demand and memory
+/// relative to the best faithful peer and to Hyper-V (ratios: 0.8 = 20 % below).
+/// </summary>
+public sealed record KFoldJson(string Trace, int Folds, int Hosts, int VmsPerHost, string GuestKernel, int Ticks, int Seed,
+    IReadOnlyList<KFoldFoldJson> Results, KFoldPooledJson Pooled, KFoldChoiceJson ChosenOnAll, SpreadJson LaggedVsPeer, SpreadJson MemoryVsPeer, SpreadJson LaggedVsHyperV, SpreadJson MemoryVsHyperV);
+
+/// <summary>Sums over the held-out folds: predict's lagged unmet demand against each fold's best peer's, and how many folds meet the goal.</summary>
+public sealed record KFoldPooledJson(double PredictLaggedGbH, double PeerLaggedGbH, double LaggedVsPeer, double MemoryVsPeer, int FoldsMeetingGoal);
+
+/// <summary>predict's parameters as the same rule chooses them on all the VM series.</summary>
+public sealed record KFoldChoiceJson(double MostRises, int KeepFreePercent);
+
+public sealed record SpreadJson(double Mean, double StandardDeviation, double Min, double Max);
+
 public sealed record SimRunJson(string Trace, int TickSeconds, int Ticks, int Hosts, int VmsPerHost, int HostMemoryMb, string GuestKernel, string Storage,
     int Seed, IReadOnlyList<SimPolicyJson> Policies);
 
@@ -175,6 +199,7 @@ public sealed record BackupBenchJson(int Round, int Vms, long DiskMb, double Bas
 [JsonSerializable(typeof(RestoreJson))]
 [JsonSerializable(typeof(VerifyBootJson))]
 [JsonSerializable(typeof(SimRunJson))]
+[JsonSerializable(typeof(KFoldJson))]
 [JsonSerializable(typeof(ChaosJson))]
 [JsonSerializable(typeof(FailoverJson))]
 [JsonSerializable(typeof(List<BackupBenchJson>))]

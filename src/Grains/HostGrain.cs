@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Options;
 
 namespace HvOrleans.Grains;
 
 public sealed class HostGrain(
     [PersistentState("host", GrainStorage.Name)] IPersistentState<HostState> state,
+    IOptions<BalancerOptions> balancer,
     ILogger<HostGrain> logger) : Grain, IHostGrain, IIncomingGrainCallFilter
 {
     public const int DefaultReserveMb = 1024;
@@ -31,6 +33,7 @@ public sealed class HostGrain(
     private string HostId => this.GetPrimaryKeyString();
     private HostState Host => state.State;
     private bool IsReal => Host.Driver == HostDriver.Qemu;
+    private string PolicyName => Host.PolicyName(balancer.Value.DefaultPolicy);
     private bool AgentConnected => IsReal && _agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence;
 
     /// <summary>A host that exists always has its balancer running: whoever activates the host heals a balancer that was lost.</summary>
@@ -263,7 +266,7 @@ public sealed class HostGrain(
         // A pass on every sync, as Hyper-V balances on each guest's report: the agent then carries the
         // decision back in this answer instead of a balancer period and a sync later. The balancer's own
         // timer still runs (a host whose agent is silent keeps being balanced); a converged pass writes nothing.
-        if (sync.Guests.Count > 0) await BalanceAsync(HyperVPolicy.Instance, maxPasses: 1);
+        if (sync.Guests.Count > 0) await BalanceAsync(BalancingPolicies.ByName(PolicyName), maxPasses: 1);
         return new HostPlan(Host.Vms.Select(e => new PlannedVm(e.Key, e.Value.BootId, e.Value.Memory.Running, e.Value.Config,
             e.Value.Memory.AssignedMb, e.Value.Memory.HighWaterMb, e.Value.DataDisks)).ToList());
     }
@@ -323,13 +326,13 @@ public sealed class HostGrain(
         return BalanceAsync(BalancingPolicies.ByName(policy), maxPasses: 1);
     }
 
-    public Task<BalancingReport> BalanceByItsPolicy() => Balance(Host.PolicyName);
+    public Task<BalancingReport> BalanceByItsPolicy() => Balance(PolicyName);
 
     public async Task<HostInfo> SetPolicy(string policy)
     {
         RequireHost();
         string name = BalancingPolicies.ByName(policy).Name;
-        if (name != Host.PolicyName)
+        if (name != Host.Policy)
         {
             await state.SaveAsync(Host with { Policy = name });
             logger.LogInformation("Host {HostId}: its balancer runs policy {Policy}", HostId, name);
@@ -387,7 +390,7 @@ public sealed class HostGrain(
             ref readonly var slot = ref engine.Vms[i];
             var memory = _engineVms[i].Memory;
             if (slot.AssignedMb == memory.AssignedMb && slot.HighWaterMb == memory.HighWaterMb
-                && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported) continue;
+                && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported && slot.RiseMb == memory.RiseMb) continue;
             vms ??= Host.Vms.ToBuilder();
             vms[engine.VmIds[i]] = _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() };
         }
@@ -430,5 +433,5 @@ public sealed class HostGrain(
 
     private HostInfo Info() => new(HostId, Host.MemoryMb, Host.ReserveMb,
         Host.Vms.ToDictionary(e => e.Key, e => e.Value.Memory.AssignedMb), Host.Driver, Host.Accel,
-        AgentConnected, Host.PolicyName);
+        AgentConnected, PolicyName);
 }

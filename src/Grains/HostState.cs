@@ -35,8 +35,8 @@ public sealed record class HostState(
 
     public bool Exists => MemoryMb > 0;
 
-    /// <summary>The balancer's policy for this host (<c>hv host set --policy</c>); Hyper-V's unless one was set.</summary>
-    public string PolicyName => Policy ?? HyperVPolicy.Instance.Name;
+    /// <summary>The balancer's policy for this host (<c>hv host set --policy</c>), or the cluster's default (<see cref="BalancerOptions.DefaultPolicy"/>).</summary>
+    public string PolicyName(string defaultPolicy) => Policy ?? BalancingPolicies.ByName(defaultPolicy).Name;
     public int CapacityMb => MemoryMb - ReserveMb;
     public long AssignedMb => Vms.Values.Sum(v => (long)v.Memory.AssignedMb);
 

@@ -34,6 +34,10 @@ public sealed class DemandTrace(string name, int tickSeconds, int[][] demandMb, 
     public DemandTrace Slice(int fromVm, int toVm) =>
         new($"{Name}[{fromVm}..{toVm})", TickSeconds, _demandMb[fromVm..toVm], _provisionedMb[fromVm..toVm]);
 
+    /// <summary>The VMs at <paramref name="vms"/>, in that order: one fold of a k-fold over VM groups.</summary>
+    public DemandTrace Subset(IReadOnlyList<int> vms, string part) =>
+        new($"{Name}[{part}]", TickSeconds, [.. vms.Select(v => _demandMb[v])], [.. vms.Select(v => _provisionedMb[v])]);
+
     /// <summary>
     /// Reads a folder of Bitbrains GWA-T-12 CSVs, plain (<c>N.csv</c>) or gzip-compressed
     /// (<c>N.csv.gz</c>): fields separated by ';' and a TAB, timestamps in Unix seconds in the first

@@ -7,4 +7,4 @@ return await ConsoleProgram.RunAsync("hv sim", Console.Error, async () =>
 {
     await new SimCommand(Console.Out, Console.Error).RunAsync(new CommandLine(line));
     return ExitCodes.Ok;
-}, usageHint: SimCommand.Help);
+}, usageHint: SimCommand.Help + KFold.Help);

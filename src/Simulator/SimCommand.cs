@@ -10,14 +10,20 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
                      [--ticks T] [--policy P | --policies P1,P2,... | --policies all] [--storage none|memory|azure]
                      [--host-memory-mb N] [--trace-vms FROM..TO] [--guest-kernel current|legacy] [--seed S] [--density] [--check] [--out DIR] [--json]
              storage none = the policy code alone; memory/azure = real host grains in a silo this process hosts
-             (azure uses the local cluster's Azurite). Policies: static, hyperv, squeezed, mom, proxmox, lean, esxi.
+             (azure uses the local cluster's Azurite). Policies: static, hyperv, squeezed, mom, proxmox, esxi (the peers); lean, predict (ours).
         """;
 
     public async Task RunAsync(CommandLine line)
     {
-        if (line.Word(0, "'run'") != "run") throw new UsageException("The simulator's command is 'hv sim run'.");
+        string command = line.Word(0, "'run' or 'kfold'");
+        if (command is not ("run" or "kfold")) throw new UsageException("The simulator's commands are 'hv sim run' and 'hv sim kfold'.");
         int seed = line.IntIn("seed", 0, int.MaxValue, fallback: 1);
         var trace = LoadTrace(line, seed);
+        if (command == "kfold")
+        {
+            await new KFold(output, error).RunAsync(line, trace, seed, Kernel(line));
+            return;
+        }
         int hosts = line.IntIn("hosts", 1, 100_000), vmsPerHost = line.IntIn("vms-per-host", 1, 10_000);
         int ticks = Math.Min(line.IntIn("ticks", 1, 10_000_000, fallback: trace.Ticks), trace.Ticks);
         var policies = Policies(line);
@@ -25,12 +31,7 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
         if (storage is not ("none" or "memory" or "azure")) throw new UsageException($"--storage is none, memory or azure; got '{storage}'.");
         int? hostMemoryMb = line.OptionalInt("host-memory-mb") is null ? null : line.IntIn("host-memory-mb", VmConfig.PageMb, 64 * 1_048_576);
         bool density = line.Flag("density"), check = line.Flag("check"), json = line.Json;
-        var kernel = (line.Text("guest-kernel") ?? "current") switch
-        {
-            "current" => GuestKernel.Current,
-            "legacy" => GuestKernel.Legacy,
-            var other => throw new UsageException($"--guest-kernel is current or legacy; got '{other}'."),
-        };
+        var kernel = Kernel(line);
         string? outDir = line.Text("out");
         line.RejectUnknownOptions();
 
@@ -74,6 +75,13 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
         }
         return trace;
     }
+
+    private static GuestKernel Kernel(CommandLine line) => (line.Text("guest-kernel") ?? "current") switch
+    {
+        "current" => GuestKernel.Current,
+        "legacy" => GuestKernel.Legacy,
+        var other => throw new UsageException($"--guest-kernel is current or legacy; got '{other}'."),
+    };
 
     private static IReadOnlyList<IBalancingPolicy> Policies(CommandLine line)
     {

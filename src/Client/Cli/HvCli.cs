@@ -28,7 +28,8 @@ public sealed class HvCli
                          ["hv backup bench --vms 20 --rounds 2"])),
                      new WatchCommands(output, Tree, OnClusterAsync).Watch(), TlsCommand.Command(output, Tree),
                      Tree.Group("sim", "The fleet simulator (hv-sim): a fleet driven by a trace, balanced by each policy in turn.", ["hv sim run --synthetic diurnal --hosts 4 --vms-per-host 8 --policies all"],
-                         External("run", "Runs the fleet simulator (hv-sim).\n" + SimHelp, ["hv sim run --trace data/bitbrains-rnd-2013-7 --hosts 10 --vms-per-host 20 --policies all", "hv sim run --trace data/bitbrains-rnd-2013-7,data/bitbrains-rnd-2013-8 --hosts 3 --vms-per-host 20 --storage none --json", "hv sim run --synthetic bursty --hosts 1000 --vms-per-host 10 --storage none --json"])),
+                         External("run", "Runs the fleet simulator (hv-sim).\n" + SimHelp, ["hv sim run --trace data/bitbrains-rnd-2013-7 --hosts 10 --vms-per-host 20 --policies all", "hv sim run --trace data/bitbrains-rnd-2013-7,data/bitbrains-rnd-2013-8 --hosts 3 --vms-per-host 20 --storage none --json", "hv sim run --synthetic bursty --hosts 1000 --vms-per-host 10 --storage none --json"]),
+                         External("kfold", "A k-fold over VM groups: predict judged on VMs its parameters were not chosen on (hv-sim).\n" + KFoldHelp, ["hv sim kfold --trace data/bitbrains-rnd-2013-7,data/bitbrains-rnd-2013-8 --hosts 10 --vms-per-host 20 --folds 5"])),
                      Tree.Group("chaos", "The chaos workload (hv-drill; infra/chaos.sh runs it beside its nemesis).", ["hv chaos run --minutes 2 --seed 7"],
                          External("run", "Operations, backups and demand against the local cluster while something else kills silos; checks every acknowledged write. Options: [--minutes M] [--seed S] [--audit DIR] [--json].", ["hv chaos run --minutes 2 --seed 7 --audit /tmp/audit"])),
                      Tree.Group("guest", "Real-guest measurements on an agent's host (hv-drill).", ["hv guest bench --host h1 --steps 20"],
@@ -46,7 +47,14 @@ public sealed class HvCli
         Guest kernel current (default): ballooned pages leave the guest's total, so its balloon floor falls
         with it; legacy: they stay in it as used buffers (the seed's guest).
         Storage none = the policy code alone; memory/azure = real host grains in a silo the simulator hosts.
-        Policies: static, hyperv, squeezed, mom, proxmox, lean, esxi.
+        Policies: static, hyperv, squeezed, mom, proxmox, esxi (the peers); lean, predict (ours).
+        """;
+
+    private const string KFoldHelp = """
+        The trace's VM series are dealt into K folds; for each, predict's parameters are chosen on the other folds
+        (lowest lagged unmet demand holding at most 2 % more memory than the best peer there) and judged on it.
+        Options: --trace DIR[,DIR…] --hosts N --vms-per-host M [--folds 5] [--ticks T] [--guest-kernel current|legacy]
+        [--seed S] [--json].
         """;
 
     public CommandTree Tree { get; }

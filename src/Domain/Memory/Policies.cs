@@ -4,7 +4,7 @@ namespace HvOrleans.Memory;
 public static class BalancingPolicies
 {
     public static readonly IReadOnlyList<IBalancingPolicy> All =
-        [StaticPolicy.Instance, HyperVPolicy.Instance, SqueezedPolicy.Instance, MomPolicy.Instance, ProxmoxPolicy.Instance, LeanPolicy.Instance, EsxiPolicy.Instance];
+        [StaticPolicy.Instance, HyperVPolicy.Instance, SqueezedPolicy.Instance, MomPolicy.Instance, ProxmoxPolicy.Instance, LeanPolicy.Instance, EsxiPolicy.Instance, PredictPolicy.Instance];
 
     public static IBalancingPolicy ByName(string name) =>
         All.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
@@ -54,10 +54,10 @@ public sealed class HyperVPolicy : BalancingPolicy
     public static readonly HyperVPolicy Instance = new();
     public override string Name => "hyperv";
 
-    public override void Desire(BalancingHost host, int capacityMb) => Share(host, capacityMb, lean: false);
+    public override void Desire(BalancingHost host, int capacityMb) => Share(host, capacityMb, TargetRule.HyperV);
 
     /// <summary>Hyper-V's sharing of a host among its balanced VMs, toward Hyper-V's targets or <see cref="LeanPolicy"/>'s.</summary>
-    internal static void Share(BalancingHost host, int capacityMb, bool lean)
+    internal static void Share(BalancingHost host, int capacityMb, TargetRule rule, double scale = 1)
     {
         var vms = host.Vms.AsSpan(0, host.Count);
         var s = host.Scratch;
@@ -68,7 +68,12 @@ public sealed class HyperVPolicy : BalancingPolicy
         {
             ref readonly var vm = ref vms[at[k]];
             bases[k] = vm.LowestReachableMb;
-            wants[k] = Math.Max(lean ? LeanPolicy.Target(vm) : vm.TargetMb, bases[k]);
+            wants[k] = Math.Max(rule switch
+            {
+                TargetRule.Lean => LeanPolicy.Target(vm),
+                TargetRule.Predict => PredictPolicy.Target(vm, scale),
+                _ => vm.TargetMb,
+            }, bases[k]);
             wantedMb += wants[k];
             settledMb += Settle(vm, wants[k]);
             floorsMb += bases[k];
@@ -337,11 +342,76 @@ public sealed class LeanPolicy : BalancingPolicy
     public static readonly LeanPolicy Instance = new();
     public override string Name => "lean";
 
-    public override void Desire(BalancingHost host, int capacityMb) => HyperVPolicy.Share(host, capacityMb, lean: true);
+    public override void Desire(BalancingHost host, int capacityMb) => HyperVPolicy.Share(host, capacityMb, TargetRule.Lean);
 
     internal static int Target(in VmSlot vm)
     {
         int targetMb = vm.TargetMb;
+        return targetMb <= vm.HighWaterMb ? targetMb : Math.Max(vm.HighWaterMb, vm.DemandLevelMb);
+    }
+}
+
+/// <summary>What a VM's target is made of, in <see cref="HyperVPolicy.Share"/>.</summary>
+internal enum TargetRule { HyperV, Lean, Predict }
+
+/// <summary>
+/// HvOrleans' predicting policy, "predict": a VM's target is its demand plus the rise its own history
+/// says may come before the next decision (<see cref="VmSlot.RiseMb"/>, <see cref="DemandRise"/>; at
+/// least 5 % of demand), not a fixed share of its demand — a steady VM holds little beyond its
+/// demand, a VM whose demand jumps holds room for its jumps. When the host can give every VM more than
+/// that and still keep <see cref="KeepFreePercent"/> of its capacity free, the headroom of all grows
+/// alike, up to <see cref="MostRises"/> rises: idle host memory goes where the history says the next
+/// jump will land, in proportion to it. As in <see cref="LeanPolicy"/>, hot-add covers demand only —
+/// headroom past the guest's total comes from unballooning, because hot-added memory cannot be taken
+/// back before a restart — and shortage is shared as Hyper-V shares it: floors, demand before
+/// headroom, by weight.
+/// </summary>
+public sealed class PredictPolicy(double mostRises, int keepFreePercent) : BalancingPolicy
+{
+    /// <summary>The parameters <c>hv sim kfold</c> chooses on all the shipped VM series (docs/POLICIES.md): the balancer's.</summary>
+    public static readonly PredictPolicy Instance = new(mostRises: 64, keepFreePercent: 0);
+
+    /// <summary>The headroom's growth steps, from <see cref="MostRises"/> down by this factor to 1.</summary>
+    private const double ScaleStep = 1.5;
+    private const int LeastHeadroomPercent = 5;
+
+    public override string Name => "predict";
+
+    /// <summary>The most headroom a VM is given on a roomy host, in multiples of its recent largest rise.</summary>
+    public double MostRises { get; } = mostRises >= 1 ? mostRises
+        : throw new ArgumentOutOfRangeException(nameof(mostRises), mostRises, "At least one rise.");
+
+    /// <summary>The share of the host's capacity that spreading idle memory as headroom leaves free.</summary>
+    public int KeepFreePercent { get; } = keepFreePercent is >= 0 and < 100 ? keepFreePercent
+        : throw new ArgumentOutOfRangeException(nameof(keepFreePercent), keepFreePercent, "0..99 %.");
+
+    public override string ToString() => $"{Name}(rises ≤ {MostRises}, keep {KeepFreePercent} % free)";
+
+    public override void Desire(BalancingHost host, int capacityMb) =>
+        HyperVPolicy.Share(host, capacityMb, TargetRule.Predict, HeadroomScale(host, capacityMb));
+
+    /// <summary>
+    /// The most rises (<see cref="MostRises"/>, then ÷1.5 a step) that every balanced VM's target can
+    /// hold within the room to spread, or 1 when even the smallest step does not fit.
+    /// </summary>
+    private double HeadroomScale(BalancingHost host, int capacityMb)
+    {
+        var vms = host.Vms.AsSpan(0, host.Count);
+        var at = host.Scratch.Positions.AsSpan(0, BalancingPolicies.Balanced(vms, host.Scratch.Positions, out long fixedMb));
+        long roomMb = capacityMb - (long)capacityMb * KeepFreePercent / 100 - fixedMb;
+        for (double scale = MostRises; scale > 1; scale /= ScaleStep)
+        {
+            long wantedMb = 0;
+            foreach (int i in at) wantedMb += Math.Max(Target(vms[i], scale), vms[i].LowestReachableMb);
+            if (wantedMb <= roomMb) return scale;
+        }
+        return 1;
+    }
+
+    internal static int Target(in VmSlot vm, double scale)
+    {
+        long headroomMb = Math.Max((long)(scale * vm.RiseMb), (long)vm.DemandMb * LeastHeadroomPercent / 100);
+        int targetMb = (int)Math.Clamp(VmSlot.RoundUpToPage(vm.DemandMb + headroomMb), vm.MinimumMb, vm.MaximumMb);
         return targetMb <= vm.HighWaterMb ? targetMb : Math.Max(vm.HighWaterMb, vm.DemandLevelMb);
     }
 }

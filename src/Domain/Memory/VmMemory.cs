@@ -3,7 +3,8 @@ namespace HvOrleans.Memory;
 /// <summary>
 /// A VM's memory as the host holds it. <see cref="HighWaterMb"/> is what the guest has been given
 /// so far (Startup plus every hot-add); it never shrinks while the VM runs. Ballooned memory is the
-/// part of it the host has taken back, so Assigned = HighWater − Ballooned.
+/// part of it the host has taken back, so Assigned = HighWater − Ballooned. <see cref="RiseMb"/> is the
+/// guest's recent largest demand rise (<see cref="DemandRise"/>), what the predicting policy reads.
 /// </summary>
 [GenerateSerializer, Immutable, SuppressReferenceTracking, Alias("HvOrleans.VmMemory")]
 public sealed record class VmMemory(
@@ -11,7 +12,8 @@ public sealed record class VmMemory(
     [property: Id(1)] int AssignedMb,
     [property: Id(2)] int HighWaterMb,
     [property: Id(3)] int DemandMb,
-    [property: Id(4)] bool DemandReported)
+    [property: Id(4)] bool DemandReported,
+    [property: Id(5)] int RiseMb = 0)
 {
     /// <summary>Memory the guest firmware keeps: the guest's own total is HighWater − this.</summary>
     public const int FirmwareMb = 32;
@@ -28,7 +30,7 @@ public sealed record class VmMemory(
     public VmMemory WithDemand(int demandMb)
     {
         RequireDemand(Running, demandMb);
-        return this with { DemandMb = demandMb, DemandReported = true };
+        return this with { DemandMb = demandMb, DemandReported = true, RiseMb = DemandRise.NextRiseMb(DemandReported, DemandMb, demandMb, RiseMb) };
     }
 
     /// <summary>Only a running guest reports demand, and only 0..1 TB of it.</summary>

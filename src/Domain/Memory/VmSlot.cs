@@ -11,6 +11,9 @@ public struct VmSlot
     public int AssignedMb, HighWaterMb, DemandMb;
     public bool Running, DemandReported;
 
+    /// <summary>The guest's recent largest demand rise (<see cref="DemandRise"/>).</summary>
+    public int RiseMb;
+
     /// <summary>The guest's kernel takes ballooned pages out of its total (<see cref="GuestKernel.Current"/>).</summary>
     public bool BalloonLeavesTotal;
 
@@ -19,15 +22,16 @@ public struct VmSlot
         StartupMb = config.StartupMb, MinimumMb = config.MinimumMb, MaximumMb = config.MaximumMb,
         BufferPercent = config.BufferPercent, Weight = config.Weight, BalloonLeavesTotal = config.Kernel == GuestKernel.Current,
         AssignedMb = memory.AssignedMb, HighWaterMb = memory.HighWaterMb, DemandMb = memory.DemandMb,
-        Running = memory.Running, DemandReported = memory.DemandReported,
+        Running = memory.Running, DemandReported = memory.DemandReported, RiseMb = memory.RiseMb,
     };
 
-    public readonly VmMemory ToMemory() => new(Running, AssignedMb, HighWaterMb, DemandMb, DemandReported);
+    public readonly VmMemory ToMemory() => new(Running, AssignedMb, HighWaterMb, DemandMb, DemandReported, RiseMb);
 
     /// <summary>The guest's report of its demand (the rules of <see cref="VmMemory.WithDemand"/>).</summary>
     public void ReportDemand(int demandMb)
     {
         VmMemory.RequireDemand(Running, demandMb);
+        RiseMb = DemandRise.NextRiseMb(DemandReported, DemandMb, demandMb, RiseMb);
         (DemandMb, DemandReported) = (demandMb, true);
     }
 

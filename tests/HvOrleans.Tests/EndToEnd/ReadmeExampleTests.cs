@@ -42,7 +42,7 @@ public sealed partial class ReadmeExampleTests(AzuriteFixture azurite, ITestOutp
     {
         var examples = Examples(await File.ReadAllTextAsync(Path.Combine(Repo.Root, "README.md")));
         Assert.True(examples.Count(e => e.Command.StartsWith("./hv ", StringComparison.Ordinal)) >= 8, "the README's console blocks hold the first session");
-        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var cluster = new ClusterSettings(azurite.ConnectionString) { DefaultPolicy = null };   // as infra/cluster.sh starts it
         int web = Repo.FreePort();
         await using var silo = await SiloProcess.StartAsync(cluster, new Dictionary<string, string> { ["Hv__Web__Port"] = $"{web}" });
         var hv = new HvConsole(cluster, new Dictionary<string, string> { ["Hv__Client__WebUrls__0"] = $"http://127.0.0.1:{web}" });

@@ -62,6 +62,48 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
     }
 
     [Fact]
+    public async Task The_default_policy_predicts_from_a_history_that_survives_a_silo_SIGKILL()
+    {
+        var cluster = new ClusterSettings(azurite.ConnectionString) { DefaultPolicy = null };   // the product's default
+        var hv = new HvConsole(cluster);
+        var silo = await SiloProcess.StartAsync(cluster);
+        try
+        {
+            await hv.OkAsync("host", "add", "h1", "--memory-mb", "16384");
+            Assert.Equal("predict", (await hv.JsonAsync("host", "show", "h1")).GetProperty("policy").GetString());
+            await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "2048", "--min-mb", "512", "--max-mb", "8192");
+            await hv.OkAsync("vm", "start", "vm1");
+            // 6,000 hot-adds the guest to 5,984 MB; 1,000 balloons it to its floor; then +500: a rise the history keeps,
+            // and on a roomy host predict unballoons for it (Hyper-V would give 1,800).
+            foreach (int demandMb in new[] { 6000, 1000, 1500 })
+            {
+                await hv.OkAsync("vm", "demand", "vm1", "--mb", $"{demandMb}");
+                await hv.OkAsync("balance", "h1");
+            }
+            var before = await hv.JsonAsync("vm", "show", "vm1");
+            Assert.Equal((6016, 500), (Mb(before, "assignedMb"), Mb(before, "demandRiseMb")));
+
+            silo.Kill();
+            await silo.DisposeAsync();
+            silo = await SiloProcess.StartAsync(cluster);
+            Assert.Equal(before.ToString(), (await hv.JsonAsync("vm", "show", "vm1")).ToString());
+
+            // The same demand again: the rise decays (500 − ⌈500/16⌉ = 468) and still holds the room open.
+            await hv.OkAsync("vm", "demand", "vm1", "--mb", "1500");
+            await hv.OkAsync("balance", "h1");
+            var after = await hv.JsonAsync("vm", "show", "vm1");
+            Assert.Equal((6016, 468), (Mb(after, "assignedMb"), Mb(after, "demandRiseMb")));
+            // Had the restart lost the history, the same decision would have ballooned the VM to its floor at this demand.
+            var forgotten = new BalancingVm("vm1", new VmConfig(2048, 512, 8192), new VmMemory(true, 6016, 6016, 1500, true, RiseMb: 0));
+            Assert.Equal(2138, BalancingPass.Run(PredictPolicy.Instance, 15360, [forgotten]).Single().After.AssignedMb);
+        }
+        finally
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Balancing_resumes_after_a_SIGKILL_with_no_call_from_anyone()
     {
         var cluster = new ClusterSettings(azurite.ConnectionString);

@@ -117,11 +117,52 @@ public class PolicyTests
         Assert.Equal(6000, BalancingPass.Run(LeanPolicy.Instance, 65536, [vm]).Single().After.AssignedMb);
     }
 
+    /// <summary>A VM holding <paramref name="assignedMb"/> of a <paramref name="totalMb"/> guest, with its history's figures.</summary>
+    private static BalancingVm Seen(string id, int demandMb, int riseMb, int assignedMb = 2048, int totalMb = 8192) =>
+        new(id, new VmConfig(2048, 512, 8192, 20), new VmMemory(true, assignedMb, totalMb, demandMb, true, riseMb));
+
+    // Both hold what their guest's floor lets the balloon reach: the targets below are reachable as they are.
+    private static readonly BalancingVm Steady = Seen("steady", 2000, 0, assignedMb: 2100, totalMb: 4096);
+    private static readonly BalancingVm Jumpy = Seen("jumpy", 1000, 400, assignedMb: 1400, totalMb: 8192);
+
+    [Fact]
+    public void Predict_gives_a_steady_vm_little_beyond_demand_and_a_jumpy_one_room_for_its_jumps()
+    {
+        // No idle memory to spread (capacity 3,510 < 3,520, what even 1.05 rises would want): steady 2,000 + 5 %,
+        // jumpy 1,000 + its recent largest rise of 400 — where Hyper-V's targets are 20 % of demand, 2,400 and 1,200.
+        IBalancingPolicy predict = new PredictPolicy(mostRises: 8, keepFreePercent: 0);
+        var desired = predict.DesiredAssignedMb(3510, [Steady, Jumpy]);
+        Assert.Equal((2100, 1400), (desired["steady"], desired["jumpy"]));
+    }
+
+    [Fact]
+    public void Predict_spreads_idle_memory_as_more_rises_but_keeps_the_free_share()
+    {
+        // Room 80 % of 10,000: jumpy gets 8 rises (1,000 + 3,200), steady still 5 %.
+        IBalancingPolicy roomy = new PredictPolicy(mostRises: 8, keepFreePercent: 20);
+        var desired = roomy.DesiredAssignedMb(10000, [Steady, Jumpy]);
+        Assert.Equal((2100, 4200), (desired["steady"], desired["jumpy"]));
+        // Keeping 70 % free leaves 3,000, less than any spreading wants: one rise.
+        IBalancingPolicy frugal = new PredictPolicy(mostRises: 8, keepFreePercent: 70);
+        Assert.Equal(1400, frugal.DesiredAssignedMb(10000, [Steady, Jumpy])["jumpy"]);
+    }
+
+    [Fact]
+    public void Predict_hot_adds_for_demand_only_and_finds_headroom_by_unballooning()
+    {
+        // 1,000 MB of demand, rises of 400, on a roomy host: 32 rises want far past a 2,048 MB guest's total;
+        // hot-add is for demand only, so it keeps its total. A guest ballooned down from 8,192 unballoons to 8,192.
+        var small = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("jumpy", 1000, 400, totalMb: 2048)]);
+        Assert.Empty(small);
+        var ballooned = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("jumpy", 1000, 400, totalMb: 8192)]).Single().After;
+        Assert.Equal((8192, 8192), (ballooned.AssignedMb, ballooned.HighWaterMb));
+    }
+
     [Fact]
     public void Unknown_policy_is_refused_naming_the_known_ones()
     {
         var e = Assert.Throws<HvRuleException>(() => BalancingPolicies.ByName("best"));
-        Assert.Equal("Unknown balancing policy 'best'; known: static, hyperv, squeezed, mom, proxmox, lean, esxi.", e.Message);
+        Assert.Equal("Unknown balancing policy 'best'; known: static, hyperv, squeezed, mom, proxmox, lean, esxi, predict.", e.Message);
     }
 
     [Fact]
