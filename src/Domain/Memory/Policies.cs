@@ -138,31 +138,43 @@ public sealed class SqueezedPolicy : BalancingPolicy
 }
 
 /// <summary>
-/// oVirt MoM's balloon rule: the host is under pressure below 20 % free; then guests with more than
-/// 20 % free shrink toward 20 % free, at most 5 % of their memory per step; guests with less than
-/// 20 % free grow 5 % per step; changes under 0.25 % are ignored.
+/// oVirt MoM's balloon policy as vdsm ships it (<c>04-balloon.policy</c>, MoM's <c>balloon.rules</c>), every
+/// round (here a pass): host free = (capacity − what the VMs hold) / capacity.
+/// <list type="bullet">
+/// <item><b>Host under pressure</b> (free &lt; 20 %): every guest shrinks toward used + f × current, f = free
+/// (normal pressure: 20 % × free / 20 %) or free − 5 % when free ≤ 5 % (critical: negative, the guest is
+/// made to swap) — by at most 5 % of its current size a round.</item>
+/// <item><b>Host relaxed</b>: every guest below its maximum grows 5 % a round, and at least to used + 20 %
+/// of its maximum, up to its maximum.</item>
+/// </list>
+/// A change under 0.25 % of the current size is not made. MoM's "current" is the balloon's size and its
+/// maximum the VM's memory; here they are Assigned and Maximum, growth past the guest's total being
+/// Hyper-V's hot-add (a MoM guest boots at its maximum and only balloons).
 /// </summary>
 public sealed class MomPolicy : BalancingPolicy
 {
     public static readonly MomPolicy Instance = new();
     public override string Name => "mom";
-    private const double FreeTarget = 0.20, Step = 0.05, Ignore = 0.0025;
+    private const double PressureThreshold = 0.20, PressureCritical = 0.05, MinGuestFree = 0.20, MaxChange = 0.05, MinChange = 0.0025;
 
     public override void Desire(BalancingHost host, int capacityMb)
     {
         var vms = host.Vms.AsSpan(0, host.Count);
-        bool underPressure = capacityMb - BalancingPolicies.UsedMb(vms) < FreeTarget * capacityMb;
+        double hostFree = capacityMb <= 0 ? 0 : (double)(capacityMb - BalancingPolicies.UsedMb(vms)) / capacityMb;
+        bool pressure = hostFree < PressureThreshold;
+        double guestFree = hostFree <= PressureCritical ? hostFree - 0.05 : MinGuestFree * hostFree / PressureThreshold;
         for (int i = 0; i < vms.Length; i++)
         {
             ref readonly var vm = ref vms[i];
             if (!vm.IsBalanced) continue;
-            int assignedMb = vm.AssignedMb;
-            double guestFree = 1 - (double)vm.DemandMb / assignedMb;
-            double desired = assignedMb;
-            if (guestFree < FreeTarget) desired = assignedMb * (1 + Step);
-            else if (underPressure) desired = Math.Max(vm.DemandMb / (1 - FreeTarget), assignedMb * (1 - Step));
-            host.DesiredMb[i] = Math.Abs(desired - assignedMb) < Ignore * assignedMb ? assignedMb
-                : Math.Clamp(BalancingPolicies.Pages(desired), vm.MinimumMb, vm.MaximumMb);
+            int currentMb = vm.AssignedMb;
+            double usedMb = Math.Min(vm.DemandMb, currentMb), size = currentMb;
+            if (pressure)
+                size = Math.Min(currentMb, Math.Max(currentMb * (1 - MaxChange), usedMb + guestFree * currentMb));
+            else if (currentMb < vm.MaximumMb)
+                size = Math.Max(Math.Min(currentMb * (1 + MaxChange), vm.MaximumMb), usedMb + MinGuestFree * vm.MaximumMb);
+            host.DesiredMb[i] = Math.Abs(size - currentMb) <= MinChange * currentMb ? currentMb
+                : Math.Clamp(BalancingPolicies.Pages(size), vm.MinimumMb, vm.MaximumMb);
         }
     }
 }

@@ -83,15 +83,35 @@ public class PolicyTests
     }
 
     [Fact]
-    public void Mom_grows_a_guest_with_under_20_percent_free_by_5_percent()
+    public void Mom_grows_every_guest_while_the_host_is_relaxed_5_percent_and_to_20_percent_of_its_maximum_free()
     {
-        Assert.Equal(2150, MomPolicy.Instance.DesiredAssignedMb(65536, [Vm("a", 2000)])["a"]);
+        // balloon.rules' grow_guest: max(current × 1.05, used + 20 % of maximum), capped at maximum — idle or not.
+        var desired = MomPolicy.Instance.DesiredAssignedMb(65536, [Vm("idle", 100), Vm("busy", 2000)]);
+        Assert.Equal((2150, 3638), (desired["idle"], desired["busy"]));   // 2,048 × 1.05; 2,000 + 1,638.4
+    }
+
+    [Fact]
+    public void Mom_shrinks_every_guest_under_host_pressure_at_most_5_percent_a_round()
+    {
+        // 4,800 MB, 4,096 held: 14.7 % free, under the 20 % threshold. shrink_guest: toward used + 14.7 % of current,
+        // no faster than 5 % — 'idle' to 1,945.6; 'busy' (2,040 used) is already below its 2,340 and keeps 2,048.
+        var desired = MomPolicy.Instance.DesiredAssignedMb(4800, [Vm("idle", 100), Vm("busy", 2040)]);
+        Assert.Equal((1944, 2048), (desired["idle"], desired["busy"]));
+    }
+
+    [Fact]
+    public void Mom_under_critical_pressure_balloons_a_guest_below_what_it_uses()
+    {
+        // 4,200 MB, 4,096 held: 2.5 % free, critical (≤ 5 %): guest free = 2.5 % − 5 %, so 'busy' is sent to
+        // 2,040 − 2.5 % × 2,048 = 1,988 MB, below the 2,040 it uses: MoM makes it swap.
+        Assert.Equal(1988, MomPolicy.Instance.DesiredAssignedMb(4200, [Vm("idle", 100), Vm("busy", 2040)])["busy"]);
     }
 
     [Fact]
     public void Mom_ignores_a_change_under_a_quarter_percent()
     {
-        Assert.Equal(2048, MomPolicy.Instance.DesiredAssignedMb(2100, [Vm("a", 1636)])["a"]);
+        // Relaxed: 8,180 would grow to its maximum, 8,192 — 12 MB, under 0.25 % of 8,180.
+        Assert.Equal(8180, MomPolicy.Instance.DesiredAssignedMb(65536, [Vm("a", 100, assignedMb: 8180)])["a"]);
     }
 
     [Fact]

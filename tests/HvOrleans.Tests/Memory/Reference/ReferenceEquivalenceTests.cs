@@ -47,9 +47,9 @@ public class ReferenceEquivalenceTests
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]
-    [InlineData(3)]
-    // Not 4, proxmox: made faithful to PVE's compute_alg1 on purpose (issue 13), so it no longer decides as
-    // the old code did; PolicyTests pins what its source documents and MonthPinTests its month.
+    // Not 3 and 4, mom and proxmox: made faithful to vdsm's balloon.rules and PVE's compute_alg1 on purpose
+    // (issue 13), so they no longer decide as the old code did; PolicyTests pins what their sources document
+    // and MonthPinTests their month.
     [InlineData(5)]
     public void Every_policy_decides_as_the_record_based_code_did(int policyIndex)
     {
