@@ -48,6 +48,7 @@ hv backup restore "$backup" --to "demo-restored-$run"
 hv disk checksum demo-vm
 step "7. A real guest: an agent host runs a Linux VM under QEMU (TCG here); its memory is the guest's own"
 "$HV_ROOT/infra/agent.sh" start demo-real --memory-mb 3072 --reserve-mb 512
+hv host set demo-real --policy hyperv >/dev/null   # Hyper-V's policy here too: step 9 shows its balloon
 hv vm create demo-guest --host demo-real --startup-mb 512 --min-mb 256 --max-mb 1536 >/dev/null
 hv vm start demo-guest >/dev/null
 guest_up() { hv vm show demo-guest --json | jq -e '.real.guestState == "Running"' >/dev/null; }

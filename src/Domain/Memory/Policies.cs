@@ -375,8 +375,9 @@ internal enum TargetRule { HyperV, Lean, Predict }
 /// alike, up to <see cref="MostRises"/> rises: idle host memory goes where the history says the next
 /// jump will land, in proportion to it. As in <see cref="LeanPolicy"/>, hot-add covers demand only —
 /// headroom past the guest's total comes from unballooning, because hot-added memory cannot be taken
-/// back before a restart — and shortage is shared as Hyper-V shares it: floors, demand before
-/// headroom, by weight.
+/// back before a restart — except for a guest that is full (demand at 95 % of what it holds: a real
+/// guest's demand cannot show more than it has), which is hot-added one rise of headroom. Shortage is
+/// shared as Hyper-V shares it: floors, demand before headroom, by weight.
 /// </summary>
 public sealed class PredictPolicy(double mostRises, int keepFreePercent) : BalancingPolicy
 {
@@ -385,7 +386,7 @@ public sealed class PredictPolicy(double mostRises, int keepFreePercent) : Balan
 
     /// <summary>The headroom's growth steps, from <see cref="MostRises"/> down by this factor to 1.</summary>
     private const double ScaleStep = 1.5;
-    private const int LeastHeadroomPercent = 5;
+    private const int LeastHeadroomPercent = 5, FullPercent = 95;
 
     public override string Name => "predict";
 
@@ -422,8 +423,18 @@ public sealed class PredictPolicy(double mostRises, int keepFreePercent) : Balan
 
     internal static int Target(in VmSlot vm, double scale)
     {
+        int targetMb = Headroom(vm, scale);
+        if (targetMb <= vm.HighWaterMb) return targetMb;
+        // Past the guest's total, hot-add covers demand only — unless the guest is full: a real guest
+        // cannot use more than it has, so a demand at 95 % of what it holds may be all it can show, and
+        // demand alone would never grow it. Then hot-add covers one rise of headroom (not the spread).
+        bool full = vm.DemandMb * 100L >= vm.AssignedMb * (long)FullPercent;
+        return Math.Max(vm.HighWaterMb, full ? Math.Min(targetMb, Headroom(vm, 1)) : vm.DemandLevelMb);
+    }
+
+    private static int Headroom(in VmSlot vm, double scale)
+    {
         long headroomMb = Math.Max((long)(scale * vm.RiseMb), (long)vm.DemandMb * LeastHeadroomPercent / 100);
-        int targetMb = (int)Math.Clamp(VmSlot.RoundUpToPage(vm.DemandMb + headroomMb), vm.MinimumMb, vm.MaximumMb);
-        return targetMb <= vm.HighWaterMb ? targetMb : Math.Max(vm.HighWaterMb, vm.DemandLevelMb);
+        return (int)Math.Clamp(VmSlot.RoundUpToPage(vm.DemandMb + headroomMb), vm.MinimumMb, vm.MaximumMb);
     }
 }

@@ -73,15 +73,15 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
             Assert.Equal("predict", (await hv.JsonAsync("host", "show", "h1")).GetProperty("policy").GetString());
             await hv.OkAsync("vm", "create", "vm1", "--host", "h1", "--startup-mb", "2048", "--min-mb", "512", "--max-mb", "8192");
             await hv.OkAsync("vm", "start", "vm1");
-            // 6,000 hot-adds the guest to 5,984 MB; 1,000 balloons it to its floor; then +500: a rise the history keeps,
-            // and on a roomy host predict unballoons for it (Hyper-V would give 1,800).
+            // 6,000 on a full 2,048 MB guest hot-adds demand + 5 % (34 blocks: 6,400); 1,000 balloons it to its floor;
+            // then +500: a rise the history keeps, and on a roomy host predict unballoons for it (Hyper-V would give 1,800).
             foreach (int demandMb in new[] { 6000, 1000, 1500 })
             {
                 await hv.OkAsync("vm", "demand", "vm1", "--mb", $"{demandMb}");
                 await hv.OkAsync("balance", "h1");
             }
             var before = await hv.JsonAsync("vm", "show", "vm1");
-            Assert.Equal((6016, 500), (Mb(before, "assignedMb"), Mb(before, "demandRiseMb")));
+            Assert.Equal((6400, 500), (Mb(before, "assignedMb"), Mb(before, "demandRiseMb")));
 
             silo.Kill();
             await silo.DisposeAsync();
@@ -92,10 +92,10 @@ public sealed class SiloProcessTests(AzuriteFixture azurite, ITestOutputHelper l
             await hv.OkAsync("vm", "demand", "vm1", "--mb", "1500");
             await hv.OkAsync("balance", "h1");
             var after = await hv.JsonAsync("vm", "show", "vm1");
-            Assert.Equal((6016, 468), (Mb(after, "assignedMb"), Mb(after, "demandRiseMb")));
+            Assert.Equal((6400, 468), (Mb(after, "assignedMb"), Mb(after, "demandRiseMb")));
             // Had the restart lost the history, the same decision would have ballooned the VM to its floor at this demand.
-            var forgotten = new BalancingVm("vm1", new VmConfig(2048, 512, 8192), new VmMemory(true, 6016, 6016, 1500, true, RiseMb: 0));
-            Assert.Equal(2138, BalancingPass.Run(PredictPolicy.Instance, 15360, [forgotten]).Single().After.AssignedMb);
+            var forgotten = new BalancingVm("vm1", new VmConfig(2048, 512, 8192), new VmMemory(true, 6400, 6400, 1500, true, RiseMb: 0));
+            Assert.Equal(2162, BalancingPass.Run(PredictPolicy.Instance, 15360, [forgotten]).Single().After.AssignedMb);
         }
         finally
         {

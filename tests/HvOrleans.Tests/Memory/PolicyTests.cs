@@ -170,12 +170,21 @@ public class PolicyTests
     [Fact]
     public void Predict_hot_adds_for_demand_only_and_finds_headroom_by_unballooning()
     {
-        // 1,000 MB of demand, rises of 400, on a roomy host: 32 rises want far past a 2,048 MB guest's total;
+        // 1,000 MB of demand, rises of 400, on a roomy host: 64 rises want far past a 2,048 MB guest's total;
         // hot-add is for demand only, so it keeps its total. A guest ballooned down from 8,192 unballoons to 8,192.
         var small = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("jumpy", 1000, 400, totalMb: 2048)]);
         Assert.Empty(small);
         var ballooned = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("jumpy", 1000, 400, totalMb: 8192)]).Single().After;
         Assert.Equal((8192, 8192), (ballooned.AssignedMb, ballooned.HighWaterMb));
+    }
+
+    [Fact]
+    public void Predict_hot_adds_one_rise_of_headroom_for_a_full_guest()
+    {
+        // A real guest cannot show more demand than it has: 1,990 MB used of 2,048 held (97 %) may be all it can show.
+        // Demand alone would never grow it; it is hot-added demand + one rise (1,990 + 400 → 3 blocks), not 64 rises.
+        var full = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("full", 1990, 400, totalMb: 2048)]).Single().After;
+        Assert.Equal((2048 + 3 * 128, 2048 + 3 * 128), (full.AssignedMb, full.HighWaterMb));
     }
 
     [Fact]
