@@ -3,6 +3,20 @@ namespace HvOrleans.Simulator;
 /// <summary>A simulated VM: its configuration and which trace series (shifted by an offset) drives it.</summary>
 public sealed record FleetVm(string VmId, VmConfig Config, int TraceVm, int OffsetTicks);
 
+/// <summary>How a fleet's VMs are configured from the trace (<c>--vm-sizing</c>).</summary>
+public enum VmSizing
+{
+    /// <summary>From what each VM was provisioned, P: Maximum P, Startup P/8, Minimum P/16.</summary>
+    Provisioned,
+
+    /// <summary>
+    /// Around what each VM was seen to use, as an admin sizes a XenServer VM's dynamic range from its
+    /// history: Minimum ½ × its mean demand, Startup its mean, Maximum 1.25 × its peak (at least 256,
+    /// 512 and Startup MB; never above what it was provisioned).
+    /// </summary>
+    Observed,
+}
+
 public sealed record FleetHost(string HostId, int MemoryMb, int ReserveMb, FleetVm[] Vms)
 {
     public int CapacityMb => MemoryMb - ReserveMb;
@@ -41,13 +55,27 @@ public sealed class Fleet
         return new VmConfig(startup, minimum, maximum, Kernel: kernel);
     }
 
+    /// <summary>A VM's configuration from what it was seen to use (<see cref="VmSizing.Observed"/>).</summary>
+    public static VmConfig ObservedConfigFor(int provisionedMb, double meanMb, int peakMb, GuestKernel kernel = GuestKernel.Legacy)
+    {
+        int Pages(double mb) => (int)(mb / VmConfig.PageMb) * VmConfig.PageMb;
+        int ceiling = Math.Clamp(Pages(provisionedMb + 1), 512, VmConfig.LargestMaximumMb);
+        int startup = Math.Min(ceiling, Math.Max(512, Pages(meanMb)));
+        int maximum = Math.Min(ceiling, Math.Max(startup, Pages(1.25 * peakMb)));
+        int minimum = Math.Min(startup, Math.Max(256, Pages(meanMb / 2)));
+        return new VmConfig(startup, minimum, maximum, Kernel: kernel);
+    }
+
     public static Fleet Build(DemandTrace trace, int hosts, int vmsPerHost, int? hostMemoryMb, int seed, string prefix = "sim",
-        GuestKernel kernel = GuestKernel.Legacy)
+        GuestKernel kernel = GuestKernel.Legacy, VmSizing sizing = VmSizing.Provisioned)
     {
         Rule.Require(hosts is > 0 and <= 100_000 && vmsPerHost is > 0 and <= 10_000, "fleet-size",
             $"A fleet is 1-100000 hosts of 1-10000 VMs; got {hosts} × {vmsPerHost}.");
         var random = new Random(seed);
         var meanMb = Enumerable.Range(0, trace.VmCount).Select(v => Enumerable.Range(0, trace.Ticks).Average(t => (double)trace.DemandMb(v, t))).ToArray();
+        var configs = Enumerable.Range(0, trace.VmCount).Select(v => sizing == VmSizing.Observed
+            ? ObservedConfigFor(trace.ProvisionedMb(v), meanMb[v], Enumerable.Range(0, trace.Ticks).Max(t => trace.DemandMb(v, t)), kernel)
+            : ConfigFor(trace.ProvisionedMb(v), kernel)).ToArray();
         var fleetHosts = new FleetHost[hosts];
         for (int h = 0; h < hosts; h++)
         {
@@ -56,7 +84,7 @@ public sealed class Fleet
             {
                 int k = h * vmsPerHost + j, series = k % trace.VmCount;
                 int offset = k < trace.VmCount ? 0 : random.Next(trace.Ticks);
-                vms[j] = new FleetVm($"{prefix}-h{h}-v{j}", ConfigFor(trace.ProvisionedMb(series), kernel), series, offset);
+                vms[j] = new FleetVm($"{prefix}-h{h}-v{j}", configs[series], series, offset);
             }
             long bootMb = vms.Sum(v => (long)v.Config.StartupMb) + DefaultReserveMb;
             long autoMb = (long)(1.2 * vms.Sum(v => meanMb[v.TraceVm])) + DefaultReserveMb;

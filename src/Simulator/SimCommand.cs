@@ -8,7 +8,8 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
     public const string Help = """
           hv sim run (--trace DIR[,DIR…] | --synthetic steady|diurnal|bursty|leak) --hosts N --vms-per-host M
                      [--ticks T] [--policy P | --policies P1,P2,... | --policies all] [--storage none|memory|azure]
-                     [--host-memory-mb N] [--trace-vms FROM..TO] [--guest-kernel current|legacy] [--seed S] [--density] [--check] [--out DIR] [--json]
+                     [--host-memory-mb N] [--trace-vms FROM..TO] [--guest-kernel current|legacy] [--vm-sizing provisioned|observed]
+                     [--seed S] [--density] [--check] [--out DIR] [--json]
              storage none = the policy code alone; memory/azure = real host grains in a silo this process hosts
              (azure uses the local cluster's Azurite). Policies: static, hyperv, squeezed, mom, proxmox, esxi (the peers); lean, predict (ours).
         """;
@@ -32,10 +33,16 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
         int? hostMemoryMb = line.OptionalInt("host-memory-mb") is null ? null : line.IntIn("host-memory-mb", VmConfig.PageMb, 64 * 1_048_576);
         bool density = line.Flag("density"), check = line.Flag("check"), json = line.Json;
         var kernel = Kernel(line);
+        var sizing = (line.Text("vm-sizing") ?? "provisioned") switch
+        {
+            "provisioned" => VmSizing.Provisioned,
+            "observed" => VmSizing.Observed,
+            var other => throw new UsageException($"--vm-sizing is provisioned or observed; got '{other}'."),
+        };
         string? outDir = line.Text("out");
         line.RejectUnknownOptions();
 
-        var fleet = Fleet.Build(trace, hosts, vmsPerHost, hostMemoryMb, seed, kernel: kernel);
+        var fleet = Fleet.Build(trace, hosts, vmsPerHost, hostMemoryMb, seed, kernel: kernel, sizing: sizing);
         string? connection = storage == "azure" ? HvOrleans.Connection.ClusterConnection.Load().ConnectionString : null;
         Func<Task<ISimulationEngine>> engine = storage == "none"
             ? () => Task.FromResult<ISimulationEngine>(new PureEngine())
@@ -48,7 +55,7 @@ public sealed class SimCommand(TextWriter output, TextWriter error)
             foreach (var p in result.Policies)
             {
                 error.Write($"\rdensity search: {p.Name}…".PadRight(60));
-                p.DensityVmsPerHost = await SimulationRunner.DensityAsync(trace, BalancingPolicies.ByName(p.Name), densityHosts, fleet.Hosts[0].MemoryMb, ticks, seed, kernel: kernel);
+                p.DensityVmsPerHost = await SimulationRunner.DensityAsync(trace, BalancingPolicies.ByName(p.Name), densityHosts, fleet.Hosts[0].MemoryMb, ticks, seed, kernel: kernel, sizing: sizing);
             }
             error.Write("\r".PadRight(79) + "\r");
         }

@@ -183,13 +183,13 @@ public static class SimulationRunner
     /// Startups do not fit the host fails.
     /// </summary>
     public static async Task<int> DensityAsync(DemandTrace trace, IBalancingPolicy policy, int hosts, int hostMemoryMb,
-        int ticks, int seed, double pagingLimit = 0.01, GuestKernel kernel = GuestKernel.Legacy)
+        int ticks, int seed, double pagingLimit = 0.01, GuestKernel kernel = GuestKernel.Legacy, VmSizing sizing = VmSizing.Provisioned)
     {
         async Task<bool> Fits(int vmsPerHost)
         {
             try
             {
-                var fleet = Fleet.Build(trace, hosts, vmsPerHost, hostMemoryMb, seed, kernel: kernel);
+                var fleet = Fleet.Build(trace, hosts, vmsPerHost, hostMemoryMb, seed, kernel: kernel, sizing: sizing);
                 var run = await RunAsync(fleet, ticks, [policy], () => Task.FromResult<ISimulationEngine>(new PureEngine()), seed, false);
                 return run.Policies[0].PagingShare < pagingLimit;
             }

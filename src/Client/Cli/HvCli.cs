@@ -43,7 +43,10 @@ public sealed class HvCli
     private const string SimHelp = """
         Options: (--trace DIR[,DIR…] | --synthetic steady|diurnal|bursty|leak) --hosts N --vms-per-host M [--ticks T]
         [--policy P | --policies P1,P2,... | --policies all] [--storage none|memory|azure] [--host-memory-mb N]
-        [--trace-vms FROM..TO] [--guest-kernel current|legacy] [--seed S] [--density] [--check] [--out DIR] [--json].
+        [--trace-vms FROM..TO] [--guest-kernel current|legacy] [--vm-sizing provisioned|observed] [--seed S] [--density]
+        [--check] [--out DIR] [--json].
+        VM sizing provisioned (default): Maximum P, Startup P/8, Minimum P/16 of what the VM was provisioned;
+        observed: Minimum ½ × its mean demand, Startup its mean, Maximum 1.25 × its peak (a XenServer admin's range).
         Guest kernel current (default): ballooned pages leave the guest's total, so its balloon floor falls
         with it; legacy: they stay in it as used buffers (the seed's guest).
         Storage none = the policy code alone; memory/azure = real host grains in a silo the simulator hosts.

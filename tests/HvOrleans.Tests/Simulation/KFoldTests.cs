@@ -54,3 +54,28 @@ public class KFoldTests
         Assert.Equal(r.Results.Min(f => f.LaggedVsHyperV), r.LaggedVsHyperV.Min);
     }
 }
+
+public class VmSizingTests
+{
+    [Fact]
+    public void Observed_sizing_brackets_what_the_vm_was_seen_to_use()
+    {
+        // Minimum ½ × mean, Startup the mean, Maximum 1.25 × peak; never above what it was provisioned.
+        Assert.Equal(new VmConfig(1000, 500, 3750), Fleet.ObservedConfigFor(provisionedMb: 16384, meanMb: 1000.7, peakMb: 3000));
+        Assert.Equal(new VmConfig(1000, 500, 2048), Fleet.ObservedConfigFor(provisionedMb: 2048, meanMb: 1000.7, peakMb: 3000));
+        Assert.Equal(new VmConfig(512, 256, 512), Fleet.ObservedConfigFor(provisionedMb: 16384, meanMb: 10, peakMb: 20));   // the floors
+    }
+
+    [Fact]
+    public void Every_vm_of_an_observed_fleet_holds_its_series_range()
+    {
+        var trace = DemandTrace.Synthetic("bursty", vms: 4, ticks: 100, seed: 3);
+        var fleet = Fleet.Build(trace, hosts: 2, vmsPerHost: 4, hostMemoryMb: null, seed: 1, sizing: VmSizing.Observed);
+        foreach (var vm in fleet.Hosts.SelectMany(h => h.Vms))
+        {
+            int peakMb = Enumerable.Range(0, trace.Ticks).Max(t => trace.DemandMb(vm.TraceVm, t));
+            Assert.True(vm.Config.MaximumMb >= Math.Min(peakMb, trace.ProvisionedMb(vm.TraceVm)), $"{vm.VmId}: maximum {vm.Config.MaximumMb} below its peak {peakMb}");
+            Assert.True(vm.Config.MinimumMb <= vm.Config.StartupMb && vm.Config.StartupMb <= vm.Config.MaximumMb);
+        }
+    }
+}
