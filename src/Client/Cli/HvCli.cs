@@ -158,8 +158,9 @@ public sealed class HvCli
                 p => async grains => Print(await grains.GetGrain<IHostGrain>(p.GetValue(addHost)!).Add(p.GetValue(memory), p.GetValue(reserve) ?? 1024), p.GetValue(Json))),
             Op("show", "A host's memory, reserve, assigned and available memory, its policy and its VMs.", ["hv host show h1", "hv host show h1 --json"], [showHost],
                 p => async grains => Print(await grains.GetGrain<IHostGrain>(p.GetValue(showHost)!).GetInfo(), p.GetValue(Json))),
-            Op("set", "Chooses the balancing policy the host's balancer runs from its next pass (Hyper-V's by default; docs/POLICIES.md compares them).",
-                ["hv host set h1 --policy lean", "hv host set h1 --policy hyperv"], [setHost, policy],
+            Op("set", "Chooses the balancing policy the host's balancer runs from its next pass. A host never set runs the cluster's " +
+                "Hv:Balancer:DefaultPolicy: predict, the best measured (docs/POLICIES.md compares them).",
+                ["hv host set h1 --policy hyperv", "hv host set h1 --policy predict"], [setHost, policy],
                 p => async grains => Print(await grains.GetGrain<IHostGrain>(p.GetValue(setHost)!).SetPolicy(p.GetValue(policy)!), p.GetValue(Json))));
     }
 
