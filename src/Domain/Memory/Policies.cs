@@ -386,7 +386,7 @@ public sealed class PredictPolicy(double mostRises, int keepFreePercent) : Balan
 
     /// <summary>The headroom's growth steps, from <see cref="MostRises"/> down by this factor to 1.</summary>
     private const double ScaleStep = 1.5;
-    private const int LeastHeadroomPercent = 5, FullPercent = 95;
+    private const int LeastHeadroomPercent = 5, FullPercent = 95, MaxSteps = 64;
 
     public override string Name => "predict";
 
@@ -405,20 +405,32 @@ public sealed class PredictPolicy(double mostRises, int keepFreePercent) : Balan
 
     /// <summary>
     /// The most rises (<see cref="MostRises"/>, then ÷1.5 a step) that every balanced VM's target can
-    /// hold within the room to spread, or 1 when even the smallest step does not fit.
+    /// hold within the room to spread, or 1 when even the smallest step does not fit. What the targets
+    /// want grows with the rises, so the steps are bisected: a few sums over the VMs, not one a step.
     /// </summary>
     private double HeadroomScale(BalancingHost host, int capacityMb)
     {
         var vms = host.Vms.AsSpan(0, host.Count);
         var at = host.Scratch.Positions.AsSpan(0, BalancingPolicies.Balanced(vms, host.Scratch.Positions, out long fixedMb));
         long roomMb = capacityMb - (long)capacityMb * KeepFreePercent / 100 - fixedMb;
-        for (double scale = MostRises; scale > 1; scale /= ScaleStep)
+        Span<double> scales = stackalloc double[MaxSteps];
+        int steps = 0;
+        for (double scale = MostRises; scale > 1 && steps < MaxSteps; scale /= ScaleStep) scales[steps++] = scale;
+        // The first step (the largest scale) that fits: every step after it fits too.
+        int low = 0, high = steps;
+        while (low < high)
         {
-            long wantedMb = 0;
-            foreach (int i in at) wantedMb += Math.Max(Target(vms[i], scale), vms[i].LowestReachableMb);
-            if (wantedMb <= roomMb) return scale;
+            int mid = (low + high) / 2;
+            if (Fits(vms, at, scales[mid], roomMb)) high = mid; else low = mid + 1;
         }
-        return 1;
+        return low < steps ? scales[low] : 1;
+    }
+
+    private static bool Fits(ReadOnlySpan<VmSlot> vms, ReadOnlySpan<int> at, double scale, long roomMb)
+    {
+        long wantedMb = 0;
+        foreach (int i in at) wantedMb += Math.Max(Target(vms[i], scale), vms[i].LowestReachableMb);
+        return wantedMb <= roomMb;
     }
 
     internal static int Target(in VmSlot vm, double scale)
