@@ -373,11 +373,9 @@ internal enum TargetRule { HyperV, Lean, Predict }
 /// demand, a VM whose demand jumps holds room for its jumps. When the host can give every VM more than
 /// that and still keep <see cref="KeepFreePercent"/> of its capacity free, the headroom of all grows
 /// alike, up to <see cref="MostRises"/> rises: idle host memory goes where the history says the next
-/// jump will land, in proportion to it. As in <see cref="LeanPolicy"/>, hot-add covers demand only —
-/// headroom past the guest's total comes from unballooning, because hot-added memory cannot be taken
-/// back before a restart — except for a guest that is full (demand at 95 % of what it holds: a real
-/// guest's demand cannot show more than it has), which is hot-added one rise of headroom. Shortage is
-/// shared as Hyper-V shares it: floors, demand before headroom, by weight.
+/// jump will land, in proportion to it. Hot-add, which cannot be taken back before a restart, goes no
+/// further than Hyper-V's own target (demand + buffer) or one rise: the spread comes from unballooning
+/// alone. Shortage is shared as Hyper-V shares it: floors, demand before headroom, by weight.
 /// </summary>
 public sealed class PredictPolicy(double mostRises, int keepFreePercent) : BalancingPolicy
 {
@@ -386,7 +384,7 @@ public sealed class PredictPolicy(double mostRises, int keepFreePercent) : Balan
 
     /// <summary>The headroom's growth steps, from <see cref="MostRises"/> down by this factor to 1.</summary>
     private const double ScaleStep = 1.5;
-    private const int LeastHeadroomPercent = 5, FullPercent = 95, MaxSteps = 64;
+    private const int LeastHeadroomPercent = 5, MaxSteps = 64;
 
     public override string Name => "predict";
 
@@ -437,11 +435,11 @@ public sealed class PredictPolicy(double mostRises, int keepFreePercent) : Balan
     {
         int targetMb = Headroom(vm, scale);
         if (targetMb <= vm.HighWaterMb) return targetMb;
-        // Past the guest's total, hot-add covers demand only — unless the guest is full: a real guest
-        // cannot use more than it has, so a demand at 95 % of what it holds may be all it can show, and
-        // demand alone would never grow it. Then hot-add covers one rise of headroom (not the spread).
-        bool full = vm.DemandMb * 100L >= vm.AssignedMb * (long)FullPercent;
-        return Math.Max(vm.HighWaterMb, full ? Math.Min(targetMb, Headroom(vm, 1)) : vm.DemandLevelMb);
+        // Past the guest's total, hot-add goes no further than Hyper-V's target (demand + buffer) or one rise,
+        // whichever is more: the spread of idle memory is for unballooning only. A real guest must be grown
+        // before it is full — its demand cannot show more than it has, and a starved guest cannot online
+        // memory — so hot-add starts where Hyper-V's does, when the guest is short of its buffer.
+        return Math.Max(vm.HighWaterMb, Math.Min(targetMb, Math.Max(Headroom(vm, 1), vm.TargetMb)));
     }
 
     private static int Headroom(in VmSlot vm, double scale)

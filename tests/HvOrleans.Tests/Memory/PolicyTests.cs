@@ -168,10 +168,11 @@ public class PolicyTests
     }
 
     [Fact]
-    public void Predict_hot_adds_for_demand_only_and_finds_headroom_by_unballooning()
+    public void Predict_hot_adds_no_further_than_hyperv_or_one_rise_and_spreads_by_unballooning()
     {
-        // 1,000 MB of demand, rises of 400, on a roomy host: 64 rises want far past a 2,048 MB guest's total;
-        // hot-add is for demand only, so it keeps its total. A guest ballooned down from 8,192 unballoons to 8,192.
+        // 1,000 MB of demand, rises of 400, on a roomy host: 64 rises want far past a 2,048 MB guest's total, but
+        // hot-add goes no further than max(Hyper-V's 1,200, one rise's 1,400) — within the total: nothing to add.
+        // A guest ballooned down from 8,192 unballoons to all of it.
         var small = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("jumpy", 1000, 400, totalMb: 2048)]);
         Assert.Empty(small);
         var ballooned = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("jumpy", 1000, 400, totalMb: 8192)]).Single().After;
@@ -179,12 +180,12 @@ public class PolicyTests
     }
 
     [Fact]
-    public void Predict_hot_adds_one_rise_of_headroom_for_a_full_guest()
+    public void Predict_hot_adds_a_guest_short_of_its_buffer_as_hyperv_would()
     {
-        // A real guest cannot show more demand than it has: 1,990 MB used of 2,048 held (97 %) may be all it can show.
-        // Demand alone would never grow it; it is hot-added demand + one rise (1,990 + 400 → 3 blocks), not 64 rises.
-        var full = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("full", 1990, 400, totalMb: 2048)]).Single().After;
-        Assert.Equal((2048 + 3 * 128, 2048 + 3 * 128), (full.AssignedMb, full.HighWaterMb));
+        // 1,800 MB used of 2,048: short of Hyper-V's 20 % buffer (target 2,160). A real guest cannot show more demand
+        // than it has and cannot online memory once starved, so it is grown now: toward 2,160 (one 128 MB block), not 64 rises.
+        var full = BalancingPass.Run(PredictPolicy.Instance, 65536, [Seen("loading", 1800, 100, totalMb: 2048)]).Single().After;
+        Assert.Equal((2048 + 128, 2048 + 128), (full.AssignedMb, full.HighWaterMb));
     }
 
     [Fact]

@@ -80,6 +80,39 @@ public sealed class RealGuestTests(AzuriteFixture azurite, ITestOutputHelper log
         }
     }
 
+    [Fact]
+    public async Task Under_the_default_policy_a_loading_guest_is_hot_added_before_it_is_full()
+    {
+        // A real guest's demand cannot show more than it has, and a starved guest cannot online hot-added memory:
+        // asked for more than its 512 MB, it must be grown while it still has room (with hot-add for demand only,
+        // predict let it fill up first, and it thrashed until its guest agent timed out).
+        var cluster = new ClusterSettings(azurite.ConnectionString) { DefaultPolicy = null };
+        var hv = new HvConsole(cluster);
+        await using var silo = await SiloProcess.StartAsync(cluster);
+        await using var agent = await AgentProcess.StartAsync(cluster, "rg2", memoryMb: 1792);
+        try
+        {
+            Assert.Equal("predict", (await hv.JsonAsync("host", "show", "rg2")).GetProperty("policy").GetString());
+            await hv.OkAsync("vm", "create", "full", "--host", "rg2", "--startup-mb", $"{StartupMb}", "--min-mb", $"{MinimumMb}", "--max-mb", $"{MaximumMb}");
+            await hv.OkAsync("vm", "start", "full");
+            await GuestShell.RunningAsync(hv, "full");
+            long bootKb = (await GuestAsync(hv, "full")).MemTotalKb;
+
+            await hv.OkAsync("vm", "exec", "full", "--", "memload", "600");
+            await LoadedAsync(hv, "full", 600);
+            var loaded = await SettledAsync(hv, "full", bootKb, v => v.HotAddedMb > 0);
+            log.WriteLine($"loaded under predict: {loaded}");
+            Assert.True(loaded.HotAddedMb % 128 == 0, $"hot-added {loaded.HotAddedMb} MB is not whole 128 MB blocks");
+            Assert.Equal(bootKb + loaded.HotAddedMb * 1024L, loaded.Guest.MemTotalKb);
+            Assert.True(loaded.DemandMb >= 600, $"demand {loaded.DemandMb} MB below the 600 MB the guest holds");
+        }
+        catch
+        {
+            log.WriteLine(agent.Output);
+            throw;
+        }
+    }
+
     private static async Task CreateAndStartAsync(HvConsole hv, string vm, int weight)
     {
         await hv.OkAsync("vm", "create", vm, "--host", "rg1", "--startup-mb", $"{StartupMb}", "--min-mb", $"{MinimumMb}",

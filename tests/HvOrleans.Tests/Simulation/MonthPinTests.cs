@@ -42,7 +42,7 @@ public sealed class MonthPinTests
         "proxmox paging=91237 unmet=50369011 lagged=50369219 assigned=304568992 demand=225496680 hotAdd=256 resized=194 balloon=8316 unballoon=300\n" +
         "lean paging=1846 unmet=484211 lagged=1886595 assigned=374535734 demand=225496680 hotAdd=48418 resized=37143 balloon=2699216 unballoon=2650482\n" +
         "esxi paging=3176 unmet=860095 lagged=2320430 assigned=377050938 demand=225496680 hotAdd=40906 resized=26794 balloon=1475496 unballoon=1434932\n" +
-        "predict paging=4705 unmet=1053232 lagged=1715016 assigned=387099352 demand=225496680 hotAdd=58674 resized=82135 balloon=3398064 unballoon=3341084";
+        "predict paging=5505 unmet=1219515 lagged=1835905 assigned=387369576 demand=225496680 hotAdd=58720 resized=78226 balloon=3075018 unballoon=3017884";
 
     private const string PinnedRoomy =
         "static paging=74888 unmet=44953200 lagged=44953200 assigned=371546112 demand=225496680 hotAdd=0 resized=0 balloon=0 unballoon=0\n" +
@@ -52,5 +52,5 @@ public sealed class MonthPinTests
         "proxmox paging=15399 unmet=7628229 lagged=7632933 assigned=649371912 demand=225496680 hotAdd=35648 resized=158 balloon=4134 unballoon=0\n" +
         "lean paging=0 unmet=0 lagged=1433323 assigned=407903092 demand=225496680 hotAdd=98304 resized=23783 balloon=2832728 unballoon=2738802\n" +
         "esxi paging=3 unmet=5471 lagged=90792 assigned=776309566 demand=225496680 hotAdd=93056 resized=449 balloon=55472 unballoon=10492\n" +
-        "predict paging=0 unmet=0 lagged=78761 assigned=761181178 demand=225496680 hotAdd=132146 resized=198792 balloon=23350394 unballoon=23262656";
+        "predict paging=0 unmet=0 lagged=75127 assigned=759314100 demand=225496680 hotAdd=136574 resized=214929 balloon=24995304 unballoon=24903650";
 }
