@@ -53,8 +53,15 @@ public sealed class OperatorRetryTests(AzuriteFixture azurite, ITestOutputHelper
     {
         var cluster = new ClusterSettings(azurite.ConnectionString);
         // hv bounds each call to 1 s; the silos take ~2–3 s to vote a frozen one dead (1 s probes), so a call
-        // to a grain on a frozen silo can only succeed by being made again after the grain moved.
-        var hv = new HvConsole(cluster, new Dictionary<string, string> { ["Hv__Client__ResponseTimeout"] = "00:00:01" });
+        // to a grain on a frozen silo can only succeed by being made again after the grain moved. The connect is
+        // not what is tested here: when hv happens to pick the frozen silo's gateway, its fresh attempts wait for
+        // the vote, which under a loaded CI machine has outlasted the 10 s default (one clean-clone run), so it
+        // gets 30 s.
+        var hv = new HvConsole(cluster, new Dictionary<string, string>
+        {
+            ["Hv__Client__ResponseTimeout"] = "00:00:01",
+            ["Hv__Client__ConnectTimeout"] = "00:00:30",
+        });
         var slowProbes = new Dictionary<string, string> { ["Hv__ProbeTimeout"] = "00:00:01" };
         var (ports, silos) = await TwoSilosWithARunningVmAsync(cluster, hv, slowProbes);
         try
