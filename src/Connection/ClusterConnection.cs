@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 using Azure.Core;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
@@ -84,6 +85,15 @@ public sealed class HvClientOptions
     /// <summary>How long one web side may take to answer a read before the next is asked.</summary>
     [Range(typeof(TimeSpan), "00:00:00.05", "00:01:00")] public TimeSpan WebTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Gateways to go through (<c>127.0.0.1:30000</c>, …) instead of every gateway the membership table
+    /// lists: a client that may reach only some silos (through a firewall's opening, say). Empty: the table's.
+    /// </summary>
+    public string[] Gateways { get; set; } = [];
+
+    /// <summary><see cref="Gateways"/> as endpoints (checked when the settings are loaded).</summary>
+    internal IPEndPoint[] GatewayEndpoints => [.. Gateways.Select(IPEndPoint.Parse)];
+
     /// <summary>How long an operator command keeps retrying a cluster that cannot answer.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")] public TimeSpan RetryWindow { get; set; } = TimeSpan.FromSeconds(30);
 }
@@ -106,6 +116,10 @@ public static class ClusterConnection
             foreach (string url in options.Client.WebUrls)
                 if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     throw new ClusterConfigurationException($"Hv:Client:WebUrls: each is an http(s) URL of a silo's web side (http://127.0.0.1:8080); got '{url}'.");
+            options.Client.Gateways = [.. options.Client.Gateways.Where(g => g.Length > 0)];
+            foreach (string gateway in options.Client.Gateways)
+                if (!IPEndPoint.TryParse(gateway, out var endpoint) || endpoint.Port == 0)
+                    throw new ClusterConfigurationException($"Hv:Client:Gateways: each is a silo's gateway as IP:port (127.0.0.1:30000); got '{gateway}'.");
             return options;
         }
         catch (OptionsValidationException e)
@@ -187,6 +201,11 @@ public static class ClusterConnection
         string connectionString = options.ConnectionString is { Length: > 0 } cs ? cs
             : throw new ClusterUnreachableException(
                 $"No cluster configured: {HvHome.ClusterFile} is missing. Start one with 'infra/cluster.sh up' or set Hv__ConnectionString.");
+        if (options.Client.Gateways.Length > 0)
+        {
+            client.UseStaticClustering(options.Client.GatewayEndpoints);
+            return;
+        }
         // Fail fast when storage is down instead of retrying for a minute.
         var tableOptions = new TableClientOptions { Retry = { MaxRetries = 1, NetworkTimeout = TimeSpan.FromSeconds(5), Mode = RetryMode.Fixed } };
         client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString, tableOptions));

@@ -21,4 +21,15 @@ public sealed class NoClusterTests
         Assert.Equal($"hv: No cluster is up: nothing listens at 127.0.0.1:{closed}, where cluster '{cluster.Id}' keeps its membership (Azurite). " +
                      "Start one with 'infra/cluster.sh up' (infra/cluster.sh status shows what runs).\n", stderr);
     }
+
+    [Fact]
+    public async Task A_gateway_that_is_not_an_endpoint_is_a_configuration_error_named_with_its_value()
+    {
+        var cluster = new ClusterSettings($"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteFixture.DevelopmentKey};" +
+                                          $"TableEndpoint=http://127.0.0.1:{Repo.FreePort()}/devstoreaccount1;");
+        var hv = new HvConsole(cluster, new Dictionary<string, string> { ["Hv__Client__Gateways__0"] = "silo-0" });
+        var (code, stdout, stderr) = await hv.RunAsync("host", "show", "h1");
+        Assert.Equal((2, ""), (code, stdout));
+        Assert.Equal("hv: configuration: Hv:Client:Gateways: each is a silo's gateway as IP:port (127.0.0.1:30000); got 'silo-0'.\n", stderr);
+    }
 }
