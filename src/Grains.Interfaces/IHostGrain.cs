@@ -47,10 +47,12 @@ public interface IHostGrain : IGrainWithStringKey
 
     /// <summary>
     /// Many guests' reports (the balloon drivers' once-a-second figures) in one message, then up to
-    /// <paramref name="maxPasses"/> passes of the named policy until one changes nothing. Demand alone
-    /// is not persisted; the host writes once if the passes resized anything.
+    /// <paramref name="maxPasses"/> passes of the named policy until one changes nothing. The host writes
+    /// once if the passes resized anything, and that write carries the resized VMs (their reports with
+    /// them); the other VMs' reports are held in memory, as volatile as reports are, and every read sees
+    /// them. All or none: a batch that names an unknown or stopped VM, or a bad figure, is refused whole.
     /// </summary>
-    [Alias("ReportAndBalance")] Task<BalancingReport> ReportAndBalance([Immutable] IReadOnlyList<VmDemand> demands, string policy, int maxPasses);
+    [Alias("ReportAndBalance")] Task<BatchBalancing> ReportAndBalance([Immutable] DemandBatch demands, string policy, int maxPasses);
 
     /// <summary>
     /// Creates and boots many VMs, one after another, in one write (the fleet simulator's set-up):

@@ -14,17 +14,22 @@ internal static class BalancerMetrics
     private static readonly Histogram<double> PassDuration = Meter.CreateHistogram<double>("hv.balancer.pass.duration", "ms",
         "The balancing decision of one call (its converging passes), without the write that may follow");
 
-    public static void RecordPass(IReadOnlyList<VmResize> applied, TimeSpan decided)
+    /// <summary>One call's passes: the <paramref name="changed"/> VMs <paramref name="engine"/>'s last converge resized.</summary>
+    public static void RecordPass(BalancingHost engine, int changed, TimeSpan decided)
     {
         Passes.Add(1);
         PassDuration.Record(decided.TotalMilliseconds);
-        if (applied.Count == 0) return;
-        Resizes.Add(applied.Count);
-        foreach (var r in applied)
+        if (changed == 0) return;
+        Resizes.Add(changed);
+        foreach (int i in engine.Changed(changed))
         {
-            if (r.HotAddedMb > 0) HotAdded.Add(r.HotAddedMb);
-            if (r.BalloonDeltaMb > 0) Ballooned.Add(r.BalloonDeltaMb);
-            if (r.BalloonDeltaMb < 0) Unballooned.Add(-r.BalloonDeltaMb);
+            var (beforeAssignedMb, beforeHighWaterMb) = engine.Before(i);
+            ref readonly var after = ref engine.Vms[i];
+            int hotAddedMb = after.HighWaterMb - beforeHighWaterMb;
+            int balloonDeltaMb = after.BalloonedMb - (beforeHighWaterMb - beforeAssignedMb);
+            if (hotAddedMb > 0) HotAdded.Add(hotAddedMb);
+            if (balloonDeltaMb > 0) Ballooned.Add(balloonDeltaMb);
+            if (balloonDeltaMb < 0) Unballooned.Add(-balloonDeltaMb);
         }
     }
 }

@@ -29,10 +29,17 @@ public sealed class HostGrain(
     private HostState? _engineOf;
     private HostedVm[] _engineVms = [];
     private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
+    private string[]? _batchIds;
+    private BalancingHost? _batchEngine;
+    private int[] _batchSlots = [];
+
+    // After a demand batch the slots may run ahead of the state (see ReportAndBalance): whatever reads
+    // the host's VMs brings the state level first, in memory; a host's own figures are never behind.
+    private bool _reportsAhead;
 
     private string HostId => this.GetPrimaryKeyString();
-    private HostState Host => state.State;
-    private bool IsReal => Host.Driver == HostDriver.Qemu;
+    private HostState Host => _reportsAhead ? Level() : state.State;
+    private bool IsReal => state.State.Driver == HostDriver.Qemu;
     private string PolicyName => Host.PolicyName(balancer.Value.DefaultPolicy);
     private bool AgentConnected => IsReal && _agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence;
 
@@ -48,7 +55,7 @@ public sealed class HostGrain(
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         try { await context.Invoke(); }
-        finally { HostMetrics.Publish(HostId, Host); }
+        finally { HostMetrics.Publish(HostId, state.State); }   // not levelled: after a demand batch, a VM's demand as of its last resize
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -192,16 +199,43 @@ public sealed class HostGrain(
     public Task ReportDemands(IReadOnlyList<VmDemand> demands)
     {
         var engine = HoldReports(demands);
-        state.State = StateOf(engine);
+        (state.State, _reportsAhead) = (StateOf(engine), false);
         _engineOf = state.State;
         return Task.CompletedTask;
     }
 
-    public Task<BalancingReport> ReportAndBalance(IReadOnlyList<VmDemand> demands, string policy, int maxPasses)
+    public async Task<BatchBalancing> ReportAndBalance(DemandBatch demands, string policy, int maxPasses)
     {
         Rule.Require(maxPasses is >= 1 and <= 1000, "passes-1-to-1000", $"A tick runs 1..1000 passes; got {maxPasses}.");
+        Rule.Require(demands.VmIds.Length == demands.DemandMb.Length, "demand-batch-shape",
+            $"A demand batch gives one demand per VM; got {demands.VmIds.Length} VMs and {demands.DemandMb.Length} demands.");
         var balancing = BalancingPolicies.ByName(policy);
-        return DecideAsync(HoldReports(demands), balancing, maxPasses);
+        RequireHost();
+        if (demands.VmIds.Length > 0) RequireModelled(demands.VmIds[0]);
+        var engine = Engine();
+        var slots = SlotsOf(engine, demands.VmIds);
+        for (int k = 0; k < slots.Length; k++) VmMemory.RequireDemand(engine.Vms[slots[k]].Running, demands.DemandMb[k]);
+        _engineOf = null;   // the slots now run ahead of the state, until the decision brings the state level
+        for (int k = 0; k < slots.Length; k++) engine.Vms[slots[k]].ReportDemand(demands.DemandMb[k]);
+        int changed = await DecideCoreAsync(engine, balancing, maxPasses, holdReports: true);
+        var (resized, assignedMb, highWaterMb) = (new int[changed], new int[changed], new int[changed]);
+        var changedSlots = engine.Changed(changed);
+        for (int k = 0; k < changed; k++)
+        {
+            int i = resized[k] = changedSlots[k];
+            (assignedMb[k], highWaterMb[k]) = (engine.Vms[i].AssignedMb, engine.Vms[i].HighWaterMb);
+        }
+        return new BatchBalancing(engine.VmIds, resized, assignedMb, highWaterMb, engine.AssignedMb);
+    }
+
+    /// <summary>Where each VM of a batch sits in the engine: looked up once for a caller that sends the same ids array again.</summary>
+    private int[] SlotsOf(BalancingHost engine, string[] vmIds)
+    {
+        if (ReferenceEquals(vmIds, _batchIds) && ReferenceEquals(engine, _batchEngine)) return _batchSlots;
+        var slots = new int[vmIds.Length];
+        for (int k = 0; k < vmIds.Length; k++) slots[k] = SlotOf(vmIds[k]);
+        (_batchIds, _batchEngine, _batchSlots) = (vmIds, engine, slots);
+        return slots;
     }
 
     /// <summary>
@@ -348,18 +382,36 @@ public sealed class HostGrain(
     /// </summary>
     private async Task<BalancingReport> DecideAsync(BalancingHost engine, IBalancingPolicy policy, int maxPasses)
     {
-        _engineOf = null;
+        int changed = await DecideCoreAsync(engine, policy, maxPasses);
+        return new BalancingReport(HostId, Host.CapacityMb, engine.AssignedMb, engine.Resizes(changed));
+    }
+
+    /// <summary>
+    /// The passes and the write; returns how many VMs they resized (<see cref="BalancingHost.Changed"/>).
+    /// <paramref name="holdReports"/>: the state takes only the resized VMs (their reports with them); the
+    /// others' reports stay in the slots, volatile as reports are, until a read levels the state or the VM
+    /// is resized — a host reported whole every tick then builds a handful of records a tick, not one per VM.
+    /// </summary>
+    private async Task<int> DecideCoreAsync(BalancingHost engine, IBalancingPolicy policy, int maxPasses, bool holdReports = false)
+    {
+        (_engineOf, _reportsAhead) = (null, false);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        int changed = engine.Converge(policy, Host.CapacityMb, maxPasses);
+        int changed = engine.Converge(policy, state.State.CapacityMb, maxPasses);
         var decided = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        var resizes = engine.Resizes(changed);
-        var next = StateOf(engine);
-        long assignedMb = engine.AssignedMb;
-        if (changed > 0) await SaveWithinCapacityAsync(next, assignedMb);
+        var next = holdReports ? StateOf(engine, engine.Changed(changed)) : StateOf(engine);
+        if (changed > 0) await SaveWithinCapacityAsync(next, engine.AssignedMb);
         else state.State = next;
-        _engineOf = next;   // written (or held): the slots and the state agree again
-        BalancerMetrics.RecordPass(resizes, decided);
-        return new BalancingReport(HostId, Host.CapacityMb, assignedMb, resizes);
+        (_engineOf, _reportsAhead) = (next, holdReports);   // written (or held): the slots and the state agree again, or run ahead by reports only
+        BalancerMetrics.RecordPass(engine, changed, decided);
+        return changed;
+    }
+
+    /// <summary>The state with every report the slots hold, without a write (reports are volatile).</summary>
+    private HostState Level()
+    {
+        _reportsAhead = false;
+        state.State = _engineOf = StateOf(_engine!);
+        return state.State;
     }
 
     /// <summary>The engine over the current state: kept while the state is the one it was read from or left.</summary>
@@ -385,16 +437,26 @@ public sealed class HostGrain(
     private HostState StateOf(BalancingHost engine)
     {
         ImmutableDictionary<string, HostedVm>.Builder? vms = null;
-        for (int i = 0; i < engine.Count; i++)
-        {
-            ref readonly var slot = ref engine.Vms[i];
-            var memory = _engineVms[i].Memory;
-            if (slot.AssignedMb == memory.AssignedMb && slot.HighWaterMb == memory.HighWaterMb
-                && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported && slot.RiseMb == memory.RiseMb) continue;
-            vms ??= Host.Vms.ToBuilder();
-            vms[engine.VmIds[i]] = _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() };
-        }
-        return vms is null ? Host : Host with { Vms = vms.ToImmutable() };
+        for (int i = 0; i < engine.Count; i++) TakeSlot(engine, i, ref vms);
+        return vms is null ? state.State : state.State with { Vms = vms.ToImmutable() };
+    }
+
+    /// <summary>The state with the given slots' VMs as the slots say.</summary>
+    private HostState StateOf(BalancingHost engine, ReadOnlySpan<int> slots)
+    {
+        ImmutableDictionary<string, HostedVm>.Builder? vms = null;
+        foreach (int i in slots) TakeSlot(engine, i, ref vms);
+        return vms is null ? state.State : state.State with { Vms = vms.ToImmutable() };
+    }
+
+    private void TakeSlot(BalancingHost engine, int i, ref ImmutableDictionary<string, HostedVm>.Builder? vms)
+    {
+        ref readonly var slot = ref engine.Vms[i];
+        var memory = _engineVms[i].Memory;
+        if (slot.AssignedMb == memory.AssignedMb && slot.HighWaterMb == memory.HighWaterMb
+            && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported && slot.RiseMb == memory.RiseMb) return;
+        vms ??= state.State.Vms.ToBuilder();
+        vms[engine.VmIds[i]] = _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() };
     }
 
     /// <summary>Refuses, persisting nothing, any state that would assign more than memory − reserve.</summary>
@@ -407,7 +469,7 @@ public sealed class HostGrain(
     }
 
     private void RequireHost() =>
-        Rule.Require(Host.Exists, "host-must-exist", $"Host {HostId} does not exist; add it with 'hv host add'.");
+        Rule.Require(state.State.Exists, "host-must-exist", $"Host {HostId} does not exist; add it with 'hv host add'.");
 
     private HostedVm RequireVm(string vmId)
     {

@@ -23,8 +23,10 @@ public sealed class GrainEngine : ISimulationEngine
     private readonly MeterListener _writes = new();
     private readonly string _runId = Guid.NewGuid().ToString("N")[..8];
     private string[] _hostIds = [];
+    private IHostGrain[] _hosts = [];
     private string[][] _vmIds = [];
-    private Dictionary<string, int>[] _vmIndex = [];
+    private int[][] _assignedMb = [], _highWaterMb = [];
+    private (string[] HostOrder, int[] FleetIndex)[] _orders = [];
     private List<VmChange>[] _changes = [];
     private string _policy = "hyperv";
     private long _calls, _storageWrites;
@@ -76,37 +78,55 @@ public sealed class GrainEngine : ISimulationEngine
     {
         _policy = policy.Name;
         _hostIds = fleet.Hosts.Select(h => $"{_runId}-{policy.Name}-{h.HostId}").ToArray();
+        _hosts = _hostIds.Select(id => _grains.GetGrain<IHostGrain>(id)).ToArray();
         _vmIds = fleet.Hosts.Select(h => h.Vms.Select(v => v.VmId).ToArray()).ToArray();
-        _vmIndex = _vmIds.Select(ids => ids.Select((id, j) => (id, j)).ToDictionary(x => x.id, x => x.j, StringComparer.Ordinal)).ToArray();
+        _highWaterMb = fleet.Hosts.Select(h => h.Vms.Select(v => v.Config.StartupMb).ToArray()).ToArray();
+        _orders = new (string[], int[])[fleet.Hosts.Length];
         _changes = fleet.Hosts.Select(_ => new List<VmChange>()).ToArray();
         var assigned = new int[fleet.Hosts.Length][];
         await ForEachHostAsync(async h =>
         {
             var host = fleet.Hosts[h];
-            var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
-            await grain.Add(host.MemoryMb, host.ReserveMb);
-            var booted = await grain.Provision(fleet.Placements(host));
+            await _hosts[h].Add(host.MemoryMb, host.ReserveMb);
+            var booted = await _hosts[h].Provision(fleet.Placements(host));
             assigned[h] = host.Vms.Select(v => booted.AssignedMbByVm[v.VmId]).ToArray();
             Interlocked.Add(ref _calls, 2);
         });
+        _assignedMb = assigned.Select(a => a.ToArray()).ToArray();
         return assigned;
     }
 
+    /// <summary>
+    /// One call per host with its VMs' demands as arrays: the ids array is the same every tick and the
+    /// demands array is the runner's, which it does not touch until every host has answered.
+    /// </summary>
     public async Task<IReadOnlyList<VmChange>[]> TickAsync(int[][] demandsMb)
     {
         await ForEachHostAsync(async h =>
         {
-            var grain = _grains.GetGrain<IHostGrain>(_hostIds[h]);
-            var (ids, mb) = (_vmIds[h], demandsMb[h]);
-            var demands = new VmDemand[mb.Length];
-            for (int j = 0; j < mb.Length; j++) demands[j] = new VmDemand(ids[j], mb[j]);
-            var report = await grain.ReportAndBalance(demands, _policy, Passes.MaxPerTick);
+            var result = await _hosts[h].ReportAndBalance(new DemandBatch(_vmIds[h], demandsMb[h]), _policy, Passes.MaxPerTick);
             Interlocked.Increment(ref _calls);
-            _changes[h].Clear();
-            foreach (var r in report.Resizes)
-                _changes[h].Add(new VmChange(_vmIndex[h][r.VmId], r.Before.AssignedMb, r.Before.HighWaterMb, r.After.AssignedMb, r.After.HighWaterMb));
+            var fleetIndex = FleetIndex(h, result.VmIds);
+            var (assigned, highWater, changes) = (_assignedMb[h], _highWaterMb[h], _changes[h]);
+            changes.Clear();
+            for (int k = 0; k < result.Resized.Length; k++)
+            {
+                int j = fleetIndex[result.Resized[k]];
+                changes.Add(new VmChange(j, assigned[j], highWater[j], result.AssignedMb[k], result.HighWaterMb[k]));
+                (assigned[j], highWater[j]) = (result.AssignedMb[k], result.HighWaterMb[k]);
+            }
         });
         return _changes;
+    }
+
+    /// <summary>The fleet's position of each VM in the host's order: worked out again only when the host sends another order.</summary>
+    private int[] FleetIndex(int h, string[] hostOrder)
+    {
+        if (ReferenceEquals(_orders[h].HostOrder, hostOrder)) return _orders[h].FleetIndex;
+        var position = _vmIds[h].Select((id, j) => (id, j)).ToDictionary(x => x.id, x => x.j, StringComparer.Ordinal);
+        var fleetIndex = hostOrder.Select(id => position[id]).ToArray();
+        _orders[h] = (hostOrder, fleetIndex);
+        return fleetIndex;
     }
 
     /// <summary>All hosts at once, bounded so a large fleet does not flood the silo's queues.</summary>
