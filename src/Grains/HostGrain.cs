@@ -6,7 +6,7 @@ namespace HvOrleans.Grains;
 public sealed class HostGrain(
     [PersistentState("host", GrainStorage.Name)] IPersistentState<HostState> state,
     IOptions<BalancerOptions> balancer,
-    ILogger<HostGrain> logger) : Grain, IHostGrain, IIncomingGrainCallFilter
+    ILogger<HostGrain> logger) : Grain, IHostGrain
 {
     public const int DefaultReserveMb = 1024;
     private const int LargestHostMb = 64 * 1_048_576;
@@ -51,13 +51,6 @@ public sealed class HostGrain(
         return Task.CompletedTask;
     }
 
-    /// <summary>After every call, on the grain's turn: the host's figures for the silo's metrics.</summary>
-    public async Task Invoke(IIncomingGrainCallContext context)
-    {
-        try { await context.Invoke(); }
-        finally { HostMetrics.Publish(HostId, state.State); }   // not levelled: after a demand batch, a VM's demand as of its last resize
-    }
-
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         HostMetrics.Unregister(HostId);
@@ -82,7 +75,7 @@ public sealed class HostGrain(
                 $"Host {HostId} exists with {Host.MemoryMb} MB memory and {Host.ReserveMb} MB reserve; asked {memoryMb} and {reserveMb}.");
         else
         {
-            await state.SaveAsync(Host with { MemoryMb = memoryMb, ReserveMb = reserveMb });
+            await SaveAsync(Host with { MemoryMb = memoryMb, ReserveMb = reserveMb });
             logger.LogInformation("Host {HostId} added: {MemoryMb} MB, {ReserveMb} MB reserved", HostId, memoryMb, reserveMb);
         }
         // Awaited, also when the host exists: an add whose wake-up failed fails, and its retry wakes the balancer.
@@ -110,7 +103,7 @@ public sealed class HostGrain(
                 $"VM {vmId} exists on host {HostId} with {existing.Config}, disks {existing.DataDisks}.");
             return VmInfo(vmId);
         }
-        await state.SaveAsync(Host with { Vms = Host.Vms.Add(vmId, new HostedVm(config, VmMemory.Stopped, Disks: disks == VmDisks.Default ? null : disks)) });
+        await SaveAsync(Host with { Vms = Host.Vms.Add(vmId, new HostedVm(config, VmMemory.Stopped, Disks: disks == VmDisks.Default ? null : disks)) });
         logger.LogInformation("VM {VmId} created on host {HostId}: {Config}, disks {Disks}", vmId, HostId, config, disks);
         return VmInfo(vmId);
     }
@@ -147,7 +140,7 @@ public sealed class HostGrain(
         var vm = RequireVm(vmId);
         var next = vm.Config.ValidateChangeTo(change.ApplyTo(vm.Config), vm.Memory.Running);
         if (next == vm.Config) return VmInfo(vmId);
-        await state.SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { Config = next }) });
+        await SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { Config = next }) });
         logger.LogInformation("VM {VmId} reconfigured: {Config}", vmId, next);
         return VmInfo(vmId);
     }
@@ -182,7 +175,7 @@ public sealed class HostGrain(
         if (!vm.Memory.Running) return VmInfo(vmId);
         Rule.Require(vm.BackupJob is null, "vm-backup-running",
             $"VM {vmId} is being backed up by job {vm.BackupJob}; its point-in-time copy lives in the running guest. Wait for the job, or cancel it: hv backup cancel {vm.BackupJob}.");
-        await state.SaveAsync(Host.WithMemory(vmId, VmMemory.Stopped));
+        await SaveAsync(Host.WithMemory(vmId, VmMemory.Stopped));
         logger.LogInformation("VM {VmId} stopped", vmId);
         return VmInfo(vmId);
     }
@@ -192,14 +185,15 @@ public sealed class HostGrain(
         var vm = RequireVm(vmId);
         RequireModelled(vmId);
         var next = vm.Memory.WithDemand(demandMb);
-        if (next != vm.Memory) await state.SaveAsync(Host.WithMemory(vmId, next));
+        if (next != vm.Memory) await SaveAsync(Host.WithMemory(vmId, next));
         return VmInfo(vmId);
     }
 
     public Task ReportDemands(IReadOnlyList<VmDemand> demands)
     {
         var engine = HoldReports(demands);
-        (state.State, _reportsAhead) = (StateOf(engine), false);
+        _reportsAhead = false;
+        Hold(StateOf(engine));
         _engineOf = state.State;
         return Task.CompletedTask;
     }
@@ -261,7 +255,7 @@ public sealed class HostGrain(
         await Add(registration.MemoryMb, registration.ReserveMb);
         if (!IsReal || Host.Accel != registration.Accel)
         {
-            await state.SaveAsync(Host with { Driver = HostDriver.Qemu, Accel = registration.Accel });
+            await SaveAsync(Host with { Driver = HostDriver.Qemu, Accel = registration.Accel });
             logger.LogInformation("Host {HostId}: agent on {Machine} runs its guests ({Accel})", HostId, registration.Machine, registration.Accel);
         }
         return Info();
@@ -295,8 +289,8 @@ public sealed class HostGrain(
                 next = next.WithMemory(report.VmId, vm.Memory.WithDemand(demandMb));
             }
         }
-        if (crashed) await state.SaveAsync(next);
-        else state.State = next;
+        if (crashed) await SaveAsync(next);
+        else Hold(next);
         // A pass on every sync, as Hyper-V balances on each guest's report: the agent then carries the
         // decision back in this answer instead of a balancer period and a sync later. The balancer's own
         // timer still runs (a host whose agent is silent keeps being balanced); a converged pass writes nothing.
@@ -329,7 +323,7 @@ public sealed class HostGrain(
         Rule.Require(AgentConnected, "agent-connected",
             $"VM {vmId}'s disks are on host {HostId}'s agent, which has not synced for {AgentSilence.TotalSeconds:0} s; is it running? (infra/agent.sh status)");
         await _agent!.RemoveVm(vmId);
-        await state.SaveAsync(Host with { Vms = Host.Vms.Remove(vmId) });
+        await SaveAsync(Host with { Vms = Host.Vms.Remove(vmId) });
         _guests.Remove(vmId);
         logger.LogInformation("VM {VmId} deleted from host {HostId}", vmId, HostId);
     }
@@ -342,14 +336,14 @@ public sealed class HostGrain(
         Rule.Require(vm.BackupJob is null, "vm-backup-running", $"VM {vmId} is being backed up by job {vm.BackupJob}.");
         Rule.Require(vm.Memory.Running, "vm-must-be-running",
             $"VM {vmId} is off: a real VM is backed up live, from its running guest (start it with 'hv vm start {vmId}').");
-        await state.SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { BackupJob = jobId }) });
+        await SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { BackupJob = jobId }) });
         return vm.DataDisks;
     }
 
     public async Task ReleaseBackup(string vmId, string jobId)
     {
         if (Host.Vms.TryGetValue(vmId, out var vm) && vm.BackupJob == jobId)
-            await state.SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { BackupJob = null }) });
+            await SaveAsync(Host with { Vms = Host.Vms.SetItem(vmId, vm with { BackupJob = null }) });
     }
 
     public Task<IHostAgent?> GetAgent() => Task.FromResult(AgentConnected ? _agent : null);
@@ -368,7 +362,7 @@ public sealed class HostGrain(
         string name = BalancingPolicies.ByName(policy).Name;
         if (name != Host.Policy)
         {
-            await state.SaveAsync(Host with { Policy = name });
+            await SaveAsync(Host with { Policy = name });
             logger.LogInformation("Host {HostId}: its balancer runs policy {Policy}", HostId, name);
         }
         return Info();
@@ -400,7 +394,7 @@ public sealed class HostGrain(
         var decided = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         var next = holdReports ? StateOf(engine, engine.Changed(changed)) : StateOf(engine);
         if (changed > 0) await SaveWithinCapacityAsync(next, engine.AssignedMb);
-        else state.State = next;
+        else Hold(next);
         (_engineOf, _reportsAhead) = (next, holdReports);   // written (or held): the slots and the state agree again, or run ahead by reports only
         BalancerMetrics.RecordPass(engine, changed, decided);
         return changed;
@@ -410,7 +404,7 @@ public sealed class HostGrain(
     private HostState Level()
     {
         _reportsAhead = false;
-        state.State = _engineOf = StateOf(_engine!);
+        Hold(_engineOf = StateOf(_engine!));
         return state.State;
     }
 
@@ -465,7 +459,25 @@ public sealed class HostGrain(
         long nextAssignedMb = assignedMb ?? next.AssignedMb;
         Rule.Require(nextAssignedMb <= next.CapacityMb, "host-capacity",
             $"Host {HostId} would assign {nextAssignedMb} MB but has only {next.CapacityMb} MB (memory {next.MemoryMb} − reserve {next.ReserveMb}).");
-        return state.SaveAsync(next);
+        return SaveAsync(next);
+    }
+
+    /// <summary>
+    /// Every change of the state goes through here or <see cref="Hold"/>, on the grain's turn, so the
+    /// silo's metrics show the host as it now is (read when scraped; grain state cannot be read then).
+    /// Not a grain call filter: that would cost every call, reads and the simulator's ticks included.
+    /// </summary>
+    private async Task SaveAsync(HostState next)
+    {
+        await state.SaveAsync(next);
+        HostMetrics.Publish(HostId, next);
+    }
+
+    /// <summary>The state in memory only (reports, volatile), published like a write.</summary>
+    private void Hold(HostState next)
+    {
+        state.State = next;
+        HostMetrics.Publish(HostId, next);
     }
 
     private void RequireHost() =>

@@ -6,8 +6,10 @@ namespace HvOrleans.Grains;
 /// <summary>
 /// Each host's and VM's memory as the silo holding the host grain sees it, read when metrics are
 /// scraped (Meter <c>HvOrleans.Hosts</c>): gauges with <c>host</c> and <c>vm</c> tags. A host grain
-/// publishes its state after every call while it is active on this silo (grain state can only be read
-/// on the grain's own turn, not on a scrape's thread), so every silo exports the hosts it holds.
+/// publishes its state on activation and on every change while it is active on this silo (grain state
+/// can only be read on the grain's own turn, not on a scrape's thread), so every silo exports the hosts
+/// it holds. A host driven by demand batches shows a VM's demand as of its last resize or the host's
+/// last read, as its state in storage does.
 /// </summary>
 internal static class HostMetrics
 {
