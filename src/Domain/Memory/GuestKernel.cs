@@ -18,8 +18,8 @@ public enum GuestKernel
 
     /// <summary>
     /// Ballooned pages leave MemTotal (measured on the real 6.1 guests here: MemTotal 924 → 707 MB after
-    /// ballooning 217 MB, ../shared/STACK.md): the floor follows the current total, so the balloon can
-    /// take more from a guest it already shrank.
+    /// ballooning 217 MB; docs/POLICIES.md, "Guest kernels"): the floor follows the current total, so the
+    /// balloon can take more from a guest it already shrank.
     /// </summary>
     Current,
 }

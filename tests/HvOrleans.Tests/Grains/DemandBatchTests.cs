@@ -1,5 +1,3 @@
-using System.Diagnostics.Metrics;
-using HvOrleans.Grains;
 using HvOrleans.Tests.Infrastructure;
 
 namespace HvOrleans.Tests.Grains;
@@ -26,30 +24,26 @@ public sealed class DemandBatchTests(AzureClusterFixture fixture) : IClassFixtur
         }
         await host.ReportAndBalance(new DemandBatch(vms, [1700, 1700, 1700]), "hyperv", 30);   // Startup covers every target
 
-        long writes = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (i, l) => { if (i.Meter.Name == StorageMetrics.MeterName && i.Name == StorageMetrics.WritesName) l.EnableMeasurementEvents(i); };
-        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref writes, v));
-        listener.Start();
+        using var writes = new StorageWriteCounter();
 
         var grown = await host.ReportAndBalance(new DemandBatch(vms, [1702, 1690, 5000]), "hyperv", 30);
         Assert.Equal([2], grown.Resized.Select(i => Array.IndexOf(vms, grown.VmIds[i])));   // only c grew, to its target
         Assert.Equal(6016, grown.AssignedMb[0]);                                          // 5000 + 20 % buffer, rounded up to 128 MB
-        Assert.Equal(1L, Interlocked.Read(ref writes));
+        Assert.Equal(1L, writes.Writes);
         Assert.Equal(2048L + 2048 + 6016, grown.HostAssignedMb);
         // Reports of VMs that were not resized are held, and every read sees them.
         Assert.Equal(new[] { 1702, 1690, 5000 }, await DemandsAsync(host, vms));
 
         var quiet = await host.ReportAndBalance(new DemandBatch(vms, [1705, 1680, 5010]), "hyperv", 30);
         Assert.Empty(quiet.Resized);
-        Assert.Equal(1L, Interlocked.Read(ref writes));                                   // a report alone is not written
+        Assert.Equal(1L, writes.Writes);                                   // a report alone is not written
         Assert.Equal(new[] { 1705, 1680, 5010 }, await DemandsAsync(host, vms));
 
         Assert.Equal("demand-batch-shape", (await Assert.ThrowsAsync<HvRuleException>(() => host.ReportAndBalance(new DemandBatch(vms, [1, 2]), "hyperv", 30))).Rule);
         Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => host.ReportAndBalance(new DemandBatch([vms[0], $"{run}-x"], [9000, 100]), "hyperv", 30))).Rule);
         Assert.Equal("demand-0-to-1tb", (await Assert.ThrowsAsync<HvRuleException>(() => host.ReportAndBalance(new DemandBatch(vms, [9000, 9000, -1]), "hyperv", 30))).Rule);
         Assert.Equal(new[] { 1705, 1680, 5010 }, await DemandsAsync(host, vms));                   // refused whole: nothing held
-        Assert.Equal(1L, Interlocked.Read(ref writes));
+        Assert.Equal(1L, writes.Writes);
 
         var before = await host.GetInfo();
         var management = fixture.Grains.GetGrain<IManagementGrain>(0);

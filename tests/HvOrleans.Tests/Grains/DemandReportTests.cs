@@ -1,5 +1,3 @@
-using System.Diagnostics.Metrics;
-using HvOrleans.Grains;
 using HvOrleans.Tests.Infrastructure;
 
 namespace HvOrleans.Tests.Grains;
@@ -19,22 +17,18 @@ public sealed class DemandReportTests(MemoryClusterFixture fixture) : IClassFixt
         await fixture.Grains.GetGrain<IVmGrain>(vm).ReportDemand(1700);          // target 2040: Startup 2048 already covers it
         await host.Balance("hyperv");
 
-        long writes = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (i, l) => { if (i.Meter.Name == StorageMetrics.MeterName && i.Name == StorageMetrics.WritesName) l.EnableMeasurementEvents(i); };
-        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref writes, v));
-        listener.Start();
+        using var writes = new StorageWriteCounter();
         foreach (int demandMb in new[] { 1702, 1690, 1706, 1700, 1698 })     // a guest's noise: no resize
         {
             await host.ReportDemands([new VmDemand(vm, demandMb)]);
             await host.Balance("hyperv");
         }
-        Assert.Equal(0, Interlocked.Read(ref writes));
+        Assert.Equal(0, writes.Writes);
         Assert.Equal(1698, (await host.GetVm(vm)).HostView.DemandMb);        // held, and seen by every pass
 
         await host.ReportDemands([new VmDemand(vm, 5000)]);
         var report = await host.Balance("hyperv");
-        Assert.Equal((1, 1L), (report.Resizes.Count, Interlocked.Read(ref writes)));   // the decision and its demand, in one write
+        Assert.Equal((1, 1L), (report.Resizes.Count, writes.Writes));   // the decision and its demand, in one write
         Assert.Equal("vm-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => host.ReportDemands([new VmDemand(vm, 100), new VmDemand($"x-{run}", 100)]))).Rule);
         Assert.Equal(5000, (await host.GetVm(vm)).HostView.DemandMb);        // refused whole
     }
