@@ -23,10 +23,7 @@ internal static class BalancerMetrics
         Resizes.Add(changed);
         foreach (int i in engine.Changed(changed))
         {
-            var (beforeAssignedMb, beforeHighWaterMb) = engine.Before(i);
-            ref readonly var after = ref engine.Vms[i];
-            int hotAddedMb = after.HighWaterMb - beforeHighWaterMb;
-            int balloonDeltaMb = after.BalloonedMb - (beforeHighWaterMb - beforeAssignedMb);
+            var (hotAddedMb, balloonDeltaMb) = engine.DeltaOf(i);
             if (hotAddedMb > 0) HotAdded.Add(hotAddedMb);
             if (balloonDeltaMb > 0) Ballooned.Add(balloonDeltaMb);
             if (balloonDeltaMb < 0) Unballooned.Add(-balloonDeltaMb);

@@ -191,10 +191,8 @@ public sealed class HostGrain(
 
     public Task ReportDemands(IReadOnlyList<VmDemand> demands)
     {
-        var engine = HoldReports(demands);
-        _reportsAhead = false;
-        Hold(StateOf(engine));
-        _engineOf = state.State;
+        HoldReports([.. demands.Select(d => d.VmId)], [.. demands.Select(d => d.DemandMb)]);
+        Level();
         return Task.CompletedTask;
     }
 
@@ -204,13 +202,7 @@ public sealed class HostGrain(
         Rule.Require(demands.VmIds.Length == demands.DemandMb.Length, "demand-batch-shape",
             $"A demand batch gives one demand per VM; got {demands.VmIds.Length} VMs and {demands.DemandMb.Length} demands.");
         var balancing = BalancingPolicies.ByName(policy);
-        RequireHost();
-        if (demands.VmIds.Length > 0) RequireModelled(demands.VmIds[0]);
-        var engine = Engine();
-        var slots = SlotsOf(engine, demands.VmIds);
-        for (int k = 0; k < slots.Length; k++) VmMemory.RequireDemand(engine.Vms[slots[k]].Running, demands.DemandMb[k]);
-        _engineOf = null;   // the slots now run ahead of the state, until the decision brings the state level
-        for (int k = 0; k < slots.Length; k++) engine.Vms[slots[k]].ReportDemand(demands.DemandMb[k]);
+        var engine = HoldReports(demands.VmIds, demands.DemandMb);
         int changed = await DecideCoreAsync(engine, balancing, maxPasses, holdReports: true);
         var (resized, assignedMb, highWaterMb) = (new int[changed], new int[changed], new int[changed]);
         var changedSlots = engine.Changed(changed);
@@ -236,14 +228,15 @@ public sealed class HostGrain(
     /// Reports are volatile (a guest sends one a second): held in the engine's slots, and in the state
     /// in memory, persisted with the next resize. All or none: every report is checked before any is held.
     /// </summary>
-    private BalancingHost HoldReports(IReadOnlyList<VmDemand> demands)
+    private BalancingHost HoldReports(string[] vmIds, int[] demandsMb)
     {
         RequireHost();
-        if (demands.Count > 0) RequireModelled(demands[0].VmId);
+        if (vmIds.Length > 0) RequireModelled(vmIds[0]);
         var engine = Engine();
-        foreach (var d in demands) VmMemory.RequireDemand(engine.Vms[SlotOf(d.VmId)].Running, d.DemandMb);
+        var slots = SlotsOf(engine, vmIds);
+        for (int k = 0; k < slots.Length; k++) VmMemory.RequireDemand(engine.Vms[slots[k]].Running, demandsMb[k]);
         _engineOf = null;   // the slots now run ahead of the state, until the caller brings the state level
-        foreach (var d in demands) engine.Vms[_slotOf[d.VmId]].ReportDemand(d.DemandMb);
+        for (int k = 0; k < slots.Length; k++) engine.Vms[slots[k]].ReportDemand(demandsMb[k]);
         return engine;
     }
 

@@ -22,7 +22,6 @@ public sealed class GrainEngine : ISimulationEngine
     private readonly IGrainFactory _grains;
     private readonly MeterListener _writes = new();
     private readonly string _runId = Guid.NewGuid().ToString("N")[..8];
-    private string[] _hostIds = [];
     private IHostGrain[] _hosts = [];
     private string[][] _vmIds = [];
     private int[][] _assignedMb = [], _highWaterMb = [];
@@ -78,8 +77,7 @@ public sealed class GrainEngine : ISimulationEngine
     public async Task<int[][]> SetUpAsync(Fleet fleet, IBalancingPolicy policy)
     {
         _policy = policy.Name;
-        _hostIds = fleet.Hosts.Select(h => $"{_runId}-{policy.Name}-{h.HostId}").ToArray();
-        _hosts = _hostIds.Select(id => _grains.GetGrain<IHostGrain>(id)).ToArray();
+        _hosts = fleet.Hosts.Select(h => _grains.GetGrain<IHostGrain>($"{_runId}-{policy.Name}-{h.HostId}")).ToArray();
         _vmIds = fleet.Hosts.Select(h => h.Vms.Select(v => v.VmId).ToArray()).ToArray();
         _highWaterMb = fleet.Hosts.Select(h => h.Vms.Select(v => v.Config.StartupMb).ToArray()).ToArray();
         _orders = new (string[], int[])[fleet.Hosts.Length];
@@ -138,7 +136,7 @@ public sealed class GrainEngine : ISimulationEngine
 
     /// <summary>All hosts at once, bounded so a large fleet does not flood the silo's queues.</summary>
     private Task ForEachHostAsync(Func<int, Task> work) =>
-        Parallel.ForEachAsync(Enumerable.Range(0, _hostIds.Length), new ParallelOptions { MaxDegreeOfParallelism = 256 },
+        Parallel.ForEachAsync(Enumerable.Range(0, _hosts.Length), new ParallelOptions { MaxDegreeOfParallelism = 256 },
             async (h, _) => await work(h));
 
     public async ValueTask DisposeAsync()

@@ -55,6 +55,10 @@ public sealed class BalancingHost
     /// <summary>What VM <paramref name="i"/> held before the last <see cref="Converge"/>.</summary>
     public (int AssignedMb, int HighWaterMb) Before(int i) => (_startAssignedMb[i], _startHighWaterMb[i]);
 
+    /// <summary>What the last <see cref="Converge"/> did to VM <paramref name="i"/>: MB hot-added, and MB ballooned (negative: given back).</summary>
+    public (int HotAddedMb, int BalloonDeltaMb) DeltaOf(int i) =>
+        (Vms[i].HighWaterMb - _startHighWaterMb[i], Vms[i].BalloonedMb - (_startHighWaterMb[i] - _startAssignedMb[i]));
+
     /// <summary>Call after changing a VM's weight: growers are served in weight order.</summary>
     public void OrderByWeight()
     {
