@@ -51,7 +51,10 @@ public sealed class BackupJobGrain(
         if (Job.Exists)
         {
             Rule.Require(Job.Vms.Select(v => v.VmId).SequenceEqual(vmIds), "backup-job-exists", $"Backup job {JobId} exists for other VMs.");
-            await GrainFactory.GetGrain<IFleetGrain>(0).BackupStarted(JobId);   // a start retried after the directory failed
+            // A job still Starting was never answered (its first start died taking the VMs): this start answers for it,
+            // so an acknowledged job always holds its VMs, and another job cannot take one before it.
+            if (Job.State == JobState.Starting) await TakeVmsOrForgetAsync();
+            else await GrainFactory.GetGrain<IFleetGrain>(0).BackupStarted(JobId);   // a start retried after the directory failed
             return Info();   // a repeated start of the same job is the same job
         }
         ResourceNames.Validate("backup-job", JobId);
@@ -63,20 +66,28 @@ public sealed class BackupJobGrain(
         // From here the job's own timer finishes what this call may not (storage paused, a VM's silo gone):
         // it runs once this call has ended, however it ended.
         StartWorking();
+        await TakeVmsOrForgetAsync();
+        return Info();
+    }
+
+    /// <summary>
+    /// Takes the job's VMs and lists it. A refusal lets go of the VMs taken so far and forgets the job: no start
+    /// was answered yet, so a refusal changes nothing, and a start tried again later begins afresh.
+    /// </summary>
+    private async Task TakeVmsOrForgetAsync()
+    {
         try
         {
             await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
             await TakeVmsAsync();
-            await GrainFactory.GetGrain<IFleetGrain>(0).BackupStarted(JobId);
         }
         catch (HvRuleException)
         {
-            // Refused: the VMs taken so far are let go and the job forgotten, so a refusal changes nothing.
             await ForgetAsync();
             throw;
         }
-        logger.LogInformation("Backup job {JobId} started for {Vms}", JobId, string.Join(", ", vmIds));
-        return Info();
+        await GrainFactory.GetGrain<IFleetGrain>(0).BackupStarted(JobId);
+        logger.LogInformation("Backup job {JobId} started for {Vms}", JobId, string.Join(", ", Job.Vms.Select(v => v.VmId)));
     }
 
     public Task<BackupJobInfo> GetInfo() => Task.FromResult(RequireJob());
@@ -224,20 +235,19 @@ public sealed class BackupJobGrain(
         await state.SaveAsync(Job with { State = JobState.Running, Vms = [.. taken] });
     }
 
-    /// <summary>A job a crash left Starting: finish taking its VMs, or fail it; false when it must wait.</summary>
+    /// <summary>A job a crash left Starting: finish taking its VMs, or forget it as a refused start; false when it must wait.</summary>
     private async Task<bool> ResumeStartAsync()
     {
         try
         {
             // The start that saved the job may have died before its reminder was registered.
-            await this.RegisterOrUpdateReminder(ReminderName, options.Value.ResumePeriod, options.Value.ResumePeriod);
-            await TakeVmsAsync();
+            await TakeVmsOrForgetAsync();
             return true;
         }
         catch (HvRuleException e)
         {
-            await state.SaveAsync(Job with { Vms = [.. Job.Vms.Select(v => v with { Step = BackupStep.Failed, Error = $"Pending: {e.Message}" })] });
-            await FinishAsync(JobState.Failed);
+            logger.LogWarning("Backup job {JobId}: its start, never answered, is refused on resuming and forgotten: {Error}", JobId, e.Message);
+            DeactivateOnIdle();
             return false;
         }
         catch (Exception e) when (e is not OperationCanceledException)

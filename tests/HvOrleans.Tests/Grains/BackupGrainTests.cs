@@ -31,6 +31,9 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         return vm;
     }
 
+    private Orleans.Storage.IGrainStorage Storage => ((Orleans.TestingHost.InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services
+        .GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(HvOrleans.Grains.GrainStorage.Name);
+
     private static string Expected(params DiskWrite[] writes) => DiskImage.Sha256(DiskBytes, writes);
 
     private async Task<BackupJobInfo> StartAsync(bool incremental, params string[] vms) =>
@@ -257,15 +260,42 @@ public sealed class BackupGrainTests(AzureClusterFixture fixture) : IClassFixtur
         // As a silo leaves it when it dies during Start: the job saved (Starting), its first VM taken, the second not.
         string jobId = $"job-{Guid.NewGuid():N}"[..20];
         await Disk(vm).AcquireBackup(jobId);
-        var storage = ((Orleans.TestingHost.InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services
-            .GetRequiredKeyedService<Orleans.Storage.IGrainStorage>(HvOrleans.Grains.GrainStorage.Name);
         var starting = new HvOrleans.Grains.BackupJobState(false, JobState.Starting, [BackupVmProgress.Pending(vm, jobId), BackupVmProgress.Pending(other, jobId)]);
-        await storage.WriteStateAsync("job", GrainId.Create("backupjob", jobId), new GrainState<HvOrleans.Grains.BackupJobState>(starting));
+        await Storage.WriteStateAsync("job", GrainId.Create("backupjob", jobId), new GrainState<HvOrleans.Grains.BackupJobState>(starting));
 
         // The reminder (or any call) brings the job back: it takes the rest and runs.
         var job = await WaitAsync(await _grains.GetGrain<IBackupJobGrain>(jobId).GetInfo());
         Assert.Equal((JobState.Completed, Expected(A), Expected(B)), (job.State, job.Vms[0].Sha256, job.Vms[1].Sha256));
         Assert.Null((await Disk(vm).GetInfo()).BackupJob);
         Assert.Null((await Disk(other).GetInfo()).BackupJob);
+    }
+
+    [Fact]
+    public async Task A_start_retried_for_a_job_its_silo_left_starting_answers_only_once_the_vms_are_taken_or_refused()
+    {
+        string vm = await VmAsync("retried"), other = await VmAsync("retried2");
+        await Disk(vm).Write(A);
+        await Disk(other).Write(B);
+        // The first start died after taking the first VM; meanwhile another job took the second.
+        string jobId = $"job-{Guid.NewGuid():N}"[..20], otherJob = $"job-{Guid.NewGuid():N}"[..20];
+        await Disk(vm).AcquireBackup(jobId);
+        await Disk(other).AcquireBackup(otherJob);
+        var starting = new HvOrleans.Grains.BackupJobState(false, JobState.Starting, [BackupVmProgress.Pending(vm, jobId), BackupVmProgress.Pending(other, jobId)]);
+        await Storage.WriteStateAsync("job", GrainId.Create("backupjob", jobId), new GrainState<HvOrleans.Grains.BackupJobState>(starting));
+
+        // The client, never answered, starts it again: refused as a first start is, and nothing of it is left.
+        var refused = await Assert.ThrowsAsync<HvRuleException>(() => _grains.GetGrain<IBackupJobGrain>(jobId).Start([vm, other], false));
+        Assert.Equal("backup-running", refused.Rule);
+        Assert.Equal("backup-job-must-exist", (await Assert.ThrowsAsync<HvRuleException>(() => _grains.GetGrain<IBackupJobGrain>(jobId).GetInfo())).Rule);
+        Assert.Null((await Disk(vm).GetInfo()).BackupJob);
+        Assert.Equal(otherJob, (await Disk(other).GetInfo()).BackupJob);
+
+        // Once the other job lets go, the same start runs from the beginning and holds both VMs when it answers.
+        await Disk(other).ReleaseBackup(otherJob, committed: false);
+        var started = await _grains.GetGrain<IBackupJobGrain>(jobId).Start([vm, other], false);
+        Assert.Equal(JobState.Running, started.State);                      // saved so only once every VM is taken
+        Assert.All(started.Vms, v => Assert.Equal(DiskBytes, v.DiskBytes));
+        var job = await WaitAsync(started);
+        Assert.Equal((JobState.Completed, Expected(A), Expected(B)), (job.State, job.Vms[0].Sha256, job.Vms[1].Sha256));
     }
 }
