@@ -1,13 +1,20 @@
 using System.Collections.Immutable;
+using HvOrleans.Grains.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace HvOrleans.Grains;
 
 public sealed class HostGrain(
-    [PersistentState("host", GrainStorage.Name)] IPersistentState<HostState> state,
+    IGrainContext context,
+    [FromKeyedServices(GrainStorage.Name)] IGrainStorage storage,
     IOptions<BalancerOptions> balancer,
     ILogger<HostGrain> logger) : Grain, IHostGrain
 {
+    // Written on most ticks: through the provider itself, not Orleans' queued bridge (see DirectGrainState).
+    private readonly DirectGrainState<HostState> state = new("host", context.GrainId, storage, logger);
+
     public const int DefaultReserveMb = 1024;
     private const int LargestHostMb = 64 * 1_048_576;
 
@@ -44,11 +51,11 @@ public sealed class HostGrain(
     private bool AgentConnected => IsReal && _agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence;
 
     /// <summary>A host that exists always has its balancer running: whoever activates the host heals a balancer that was lost.</summary>
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        await state.ReadStateAsync();
         HostMetrics.Publish(HostId, Host);
         if (Host.Exists) _ = WakeBalancerAsync();
-        return Task.CompletedTask;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

@@ -15,14 +15,22 @@ namespace HvOrleans.Grains.Storage;
 /// </summary>
 public sealed class ProcessMemoryGrainStorage(DeepCopier copier) : IGrainStorage
 {
-    private readonly ConcurrentDictionary<(string State, GrainId Grain), Entry> _entries = new();
+    // One slot per grain state, made once: a write swaps the slot's entry with a compare-and-swap, so writes of
+    // different grains never meet on a lock (a dictionary update takes one of a few shared locks, and in the
+    // simulator's silo a thread holding one was often descheduled while the other waited for it).
+    private readonly ConcurrentDictionary<(string State, GrainId Grain), Slot> _slots = new();
     private long _lastETag;
 
     private sealed record Entry(object? State, string ETag);
 
+    private sealed class Slot
+    {
+        public Entry? Entry;
+    }
+
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (_entries.TryGetValue((stateName, grainId), out var entry))
+        if (_slots.TryGetValue((stateName, grainId), out var slot) && Volatile.Read(ref slot.Entry) is { } entry)
             (grainState.State, grainState.ETag, grainState.RecordExists) = (copier.Copy((T)entry.State!), entry.ETag, true);
         else
             (grainState.ETag, grainState.RecordExists) = (null, false);
@@ -47,20 +55,13 @@ public sealed class ProcessMemoryGrainStorage(DeepCopier copier) : IGrainStorage
     /// <summary>Stores <paramref name="next"/> (null: removes) if the stored ETag is still <paramref name="expectedETag"/>.</summary>
     private void Replace((string, GrainId) key, string? expectedETag, Entry? next)
     {
-        while (true)
+        var slot = _slots.GetOrAdd(key, static _ => new Slot());   // a lookup without a lock once the slot exists
+        var stored = Volatile.Read(ref slot.Entry);
+        if (stored?.ETag != expectedETag || Interlocked.CompareExchange(ref slot.Entry, next, stored) != stored)
         {
-            bool exists = _entries.TryGetValue(key, out var stored);
-            if (stored?.ETag != expectedETag)
-                throw new InconsistentStateException($"State of {key.Item2} was written by another activation (stored ETag {stored?.ETag ?? "none"}, this one's {expectedETag ?? "none"}).",
-                    stored?.ETag, expectedETag);
-            bool replaced = (exists, next) switch
-            {
-                (false, null) => true,
-                (false, _) => _entries.TryAdd(key, next),
-                (true, null) => _entries.TryRemove(KeyValuePair.Create(key, stored!)),
-                (true, _) => _entries.TryUpdate(key, next, stored!),
-            };
-            if (replaced) return;   // else another write came between: look again
+            var now = Volatile.Read(ref slot.Entry);
+            throw new InconsistentStateException($"State of {key.Item2} was written by another activation (stored ETag {now?.ETag ?? "none"}, this one's {expectedETag ?? "none"}).",
+                now?.ETag, expectedETag);
         }
     }
 
