@@ -13,7 +13,7 @@ public sealed class HostGrain(
     ILogger<HostGrain> logger) : Grain, IHostGrain
 {
     // Written on most ticks: through the provider itself, not Orleans' queued bridge (see DirectGrainState).
-    private readonly DirectGrainState<HostState> state = new("host", context.GrainId, storage, logger);
+    private readonly DirectGrainState<HostState> _state = new("host", context.GrainId, storage, logger);
 
     public const int DefaultReserveMb = 1024;
     private const int LargestHostMb = 64 * 1_048_576;
@@ -45,15 +45,15 @@ public sealed class HostGrain(
     private bool _reportsAhead;
 
     private string HostId => this.GetPrimaryKeyString();
-    private HostState Host => _reportsAhead ? Level() : state.State;
-    private bool IsReal => state.State.Driver == HostDriver.Qemu;
+    private HostState Host => _reportsAhead ? Level() : _state.State;
+    private bool IsReal => _state.State.Driver == HostDriver.Qemu;
     private string PolicyName => Host.PolicyName(balancer.Value.DefaultPolicy);
     private bool AgentConnected => IsReal && _agent is not null && DateTimeOffset.UtcNow - _agentSeenAt < AgentSilence;
 
     /// <summary>A host that exists always has its balancer running: whoever activates the host heals a balancer that was lost.</summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        await state.ReadStateAsync();
+        await _state.ReadStateAsync();
         HostMetrics.Publish(HostId, Host);
         if (Host.Exists) _ = WakeBalancerAsync();
     }
@@ -390,7 +390,7 @@ public sealed class HostGrain(
     {
         (_engineOf, _reportsAhead) = (null, false);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        int changed = engine.Converge(policy, state.State.CapacityMb, maxPasses);
+        int changed = engine.Converge(policy, _state.State.CapacityMb, maxPasses);
         var decided = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         var next = holdReports ? StateOf(engine, engine.Changed(changed)) : StateOf(engine);
         if (changed > 0) await SaveWithinCapacityAsync(next, engine.AssignedMb);
@@ -405,13 +405,13 @@ public sealed class HostGrain(
     {
         _reportsAhead = false;
         Hold(_engineOf = StateOf(_engine!));
-        return state.State;
+        return _state.State;
     }
 
     /// <summary>The engine over the current state: kept while the state is the one it was read from or left.</summary>
     private BalancingHost Engine()
     {
-        if (_engine is not null && ReferenceEquals(_engineOf, state.State)) return _engine;
+        if (_engine is not null && ReferenceEquals(_engineOf, _state.State)) return _engine;
         var vms = Host.Vms.OrderBy(e => e.Key, StringComparer.Ordinal).ToArray();
         _engine = new BalancingHost(vms.Select(e => e.Key).ToArray(), vms.Select(e => VmSlot.Of(e.Value.Config, e.Value.Memory)).ToArray())
         {
@@ -420,7 +420,7 @@ public sealed class HostGrain(
         _engineVms = vms.Select(e => e.Value).ToArray();
         _slotOf.Clear();
         for (int i = 0; i < vms.Length; i++) _slotOf[vms[i].Key] = i;
-        _engineOf = state.State;
+        _engineOf = _state.State;
         return _engine;
     }
 
@@ -432,7 +432,7 @@ public sealed class HostGrain(
     {
         ImmutableDictionary<string, HostedVm>.Builder? vms = null;
         for (int i = 0; i < engine.Count; i++) TakeSlot(engine, i, ref vms);
-        return vms is null ? state.State : state.State with { Vms = vms.ToImmutable() };
+        return vms is null ? _state.State : _state.State with { Vms = vms.ToImmutable() };
     }
 
     /// <summary>The state with the given slots' VMs as the slots say.</summary>
@@ -440,7 +440,7 @@ public sealed class HostGrain(
     {
         ImmutableDictionary<string, HostedVm>.Builder? vms = null;
         foreach (int i in slots) TakeSlot(engine, i, ref vms);
-        return vms is null ? state.State : state.State with { Vms = vms.ToImmutable() };
+        return vms is null ? _state.State : _state.State with { Vms = vms.ToImmutable() };
     }
 
     private void TakeSlot(BalancingHost engine, int i, ref ImmutableDictionary<string, HostedVm>.Builder? vms)
@@ -449,7 +449,7 @@ public sealed class HostGrain(
         var memory = _engineVms[i].Memory;
         if (slot.AssignedMb == memory.AssignedMb && slot.HighWaterMb == memory.HighWaterMb
             && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported && slot.RiseMb == memory.RiseMb) return;
-        vms ??= state.State.Vms.ToBuilder();
+        vms ??= _state.State.Vms.ToBuilder();
         vms[engine.VmIds[i]] = _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() };
     }
 
@@ -469,19 +469,19 @@ public sealed class HostGrain(
     /// </summary>
     private async Task SaveAsync(HostState next)
     {
-        await state.SaveAsync(next);
+        await _state.SaveAsync(next);
         HostMetrics.Publish(HostId, next);
     }
 
     /// <summary>The state in memory only (reports, volatile), published like a write.</summary>
     private void Hold(HostState next)
     {
-        state.State = next;
+        _state.State = next;
         HostMetrics.Publish(HostId, next);
     }
 
     private void RequireHost() =>
-        Rule.Require(state.State.Exists, "host-must-exist", $"Host {HostId} does not exist; add it with 'hv host add'.");
+        Rule.Require(_state.State.Exists, "host-must-exist", $"Host {HostId} does not exist; add it with 'hv host add'.");
 
     private HostedVm RequireVm(string vmId)
     {
