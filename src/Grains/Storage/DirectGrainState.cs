@@ -25,22 +25,15 @@ public sealed class DirectGrainState<T>(string stateName, GrainId grainId, IGrai
     public string? Etag => _grainState.ETag;
     public bool RecordExists => _grainState.RecordExists;
 
-    public async Task ReadStateAsync()
-    {
-        try { await storage.ReadStateAsync(stateName, grainId, _grainState); }
-        catch (Exception e) { Log(e, "read"); throw; }
-    }
+    public Task ReadStateAsync() => RunAsync(static (s, name, id, state) => s.ReadStateAsync(name, id, state), "read");
+    public Task WriteStateAsync() => RunAsync(static (s, name, id, state) => s.WriteStateAsync(name, id, state), "write");
+    public Task ClearStateAsync() => RunAsync(static (s, name, id, state) => s.ClearStateAsync(name, id, state), "clear");
 
-    public async Task WriteStateAsync()
+    /// <summary>One storage operation, logged if it fails (static delegates: nothing allocated per write).</summary>
+    private async Task RunAsync(Func<IGrainStorage, string, GrainId, GrainState<T>, Task> operation, string operationName)
     {
-        try { await storage.WriteStateAsync(stateName, grainId, _grainState); }
-        catch (Exception e) { Log(e, "write"); throw; }
-    }
-
-    public async Task ClearStateAsync()
-    {
-        try { await storage.ClearStateAsync(stateName, grainId, _grainState); }
-        catch (Exception e) { Log(e, "clear"); throw; }
+        try { await operation(storage, stateName, grainId, _grainState); }
+        catch (Exception e) { Log(e, operationName); throw; }
     }
 
     private void Log(Exception e, string operation)
