@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using HvOrleans.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -44,6 +43,9 @@ public sealed class HostGrain(
     // the host's VMs brings the state level first, in memory; a host's own figures are never behind.
     private bool _reportsAhead;
 
+    // What this silo's metrics show of the host (HostMetrics), set on activation.
+    private HostMetrics.Publication? _published;
+
     private string HostId => this.GetPrimaryKeyString();
     private HostState Host => _reportsAhead ? Level() : _state.State;
     private bool IsReal => _state.State.Driver == HostDriver.Qemu;
@@ -54,13 +56,13 @@ public sealed class HostGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         await _state.ReadStateAsync();
-        HostMetrics.Publish(HostId, Host);
+        _published = HostMetrics.Register(HostId, Host);
         if (Host.Exists) _ = WakeBalancerAsync();
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        HostMetrics.Unregister(HostId);
+        if (_published is not null) HostMetrics.Unregister(HostId, _published);
         return Task.CompletedTask;
     }
 
@@ -126,7 +128,7 @@ public sealed class HostGrain(
                 $"VM {vm.VmId} exists on host {HostId} or is named twice.");
         }
         var booted = BalancingPass.BootInTurn(Host.CapacityMb, Host.Balancing(), vms);
-        await SaveWithinCapacityAsync(Host with { Vms = booted.ToImmutableDictionary(v => v.VmId, v => new HostedVm(v.Config, v.Memory)) });
+        await SaveWithinCapacityAsync(Host with { Vms = HostedVms.Of(booted.Select(v => KeyValuePair.Create(v.VmId, new HostedVm(v.Config, v.Memory)))) });
         return Info();
     }
 
@@ -408,18 +410,24 @@ public sealed class HostGrain(
         return _state.State;
     }
 
-    /// <summary>The engine over the current state: kept while the state is the one it was read from or left.</summary>
+    /// <summary>
+    /// The engine over the current state: kept while the state is the one it was read from or left. Its
+    /// slots are in the state's VM order (ordinal ids), so slot i is the state's VM at position i.
+    /// </summary>
     private BalancingHost Engine()
     {
         if (_engine is not null && ReferenceEquals(_engineOf, _state.State)) return _engine;
-        var vms = Host.Vms.OrderBy(e => e.Key, StringComparer.Ordinal).ToArray();
-        _engine = new BalancingHost(vms.Select(e => e.Key).ToArray(), vms.Select(e => VmSlot.Of(e.Value.Config, e.Value.Memory)).ToArray())
-        {
-            ReserveMb = Host.ReserveMb,
-        };
-        _engineVms = vms.Select(e => e.Value).ToArray();
+        var vms = Host.Vms;
+        var (ids, slots) = (new string[vms.Count], new VmSlot[vms.Count]);
+        _engineVms = new HostedVm[vms.Count];
         _slotOf.Clear();
-        for (int i = 0; i < vms.Length; i++) _slotOf[vms[i].Key] = i;
+        for (int i = 0; i < vms.Count; i++)
+        {
+            (ids[i], _engineVms[i]) = (vms.IdAt(i), vms.At(i));
+            slots[i] = VmSlot.Of(_engineVms[i].Config, _engineVms[i].Memory);
+            _slotOf[ids[i]] = i;
+        }
+        _engine = new BalancingHost(ids, slots) { ReserveMb = Host.ReserveMb };
         _engineOf = _state.State;
         return _engine;
     }
@@ -430,7 +438,7 @@ public sealed class HostGrain(
     /// <summary>The state with each VM whose slot differs from it (a report held, a resize) as the slot says.</summary>
     private HostState StateOf(BalancingHost engine)
     {
-        ImmutableDictionary<string, HostedVm>.Builder? vms = null;
+        HostedVms.Builder? vms = null;
         for (int i = 0; i < engine.Count; i++) TakeSlot(engine, i, ref vms);
         return vms is null ? _state.State : _state.State with { Vms = vms.ToImmutable() };
     }
@@ -438,19 +446,22 @@ public sealed class HostGrain(
     /// <summary>The state with the given slots' VMs as the slots say.</summary>
     private HostState StateOf(BalancingHost engine, ReadOnlySpan<int> slots)
     {
-        ImmutableDictionary<string, HostedVm>.Builder? vms = null;
+        HostedVms.Builder? vms = null;
         foreach (int i in slots) TakeSlot(engine, i, ref vms);
         return vms is null ? _state.State : _state.State with { Vms = vms.ToImmutable() };
     }
 
-    private void TakeSlot(BalancingHost engine, int i, ref ImmutableDictionary<string, HostedVm>.Builder? vms)
+    private void TakeSlot(BalancingHost engine, int i, ref HostedVms.Builder? vms)
     {
         ref readonly var slot = ref engine.Vms[i];
         var memory = _engineVms[i].Memory;
         if (slot.AssignedMb == memory.AssignedMb && slot.HighWaterMb == memory.HighWaterMb
             && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported && slot.RiseMb == memory.RiseMb) return;
+        // Slot i is the state's VM i while the engine is the state's (Engine): the same id instance, not only an equal one.
+        if (!ReferenceEquals(_state.State.Vms.IdAt(i), engine.VmIds[i]))
+            throw new InvalidOperationException($"Host {HostId}: slot {i} ({engine.VmIds[i]}) is not the state's VM {_state.State.Vms.IdAt(i)}.");
         vms ??= _state.State.Vms.ToBuilder();
-        vms[engine.VmIds[i]] = _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() };
+        vms.SetAt(i, _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() });
     }
 
     /// <summary>Refuses, persisting nothing, any state that would assign more than memory − reserve.</summary>
@@ -470,14 +481,14 @@ public sealed class HostGrain(
     private async Task SaveAsync(HostState next)
     {
         await _state.SaveAsync(next);
-        HostMetrics.Publish(HostId, next);
+        _published?.Show(next);
     }
 
     /// <summary>The state in memory only (reports, volatile), published like a write.</summary>
     private void Hold(HostState next)
     {
         _state.State = next;
-        HostMetrics.Publish(HostId, next);
+        _published?.Show(next);
     }
 
     private void RequireHost() =>

@@ -1,5 +1,3 @@
-using System.Collections.Immutable;
-
 namespace HvOrleans.Grains;
 
 /// <summary>
@@ -26,19 +24,27 @@ public sealed record class HostedVm(
 public sealed record class HostState(
     [property: Id(0)] int MemoryMb,
     [property: Id(1)] int ReserveMb,
-    [property: Id(2)] ImmutableDictionary<string, HostedVm> Vms,
+    [property: Id(2)] HostedVms Vms,
     [property: Id(3)] HostDriver Driver = HostDriver.Model,
     [property: Id(4)] string? Accel = null,
     [property: Id(5)] string? Policy = null)
 {
-    public HostState() : this(0, 0, ImmutableDictionary<string, HostedVm>.Empty) { }
+    public HostState() : this(0, 0, HostedVms.Empty) { }
 
     public bool Exists => MemoryMb > 0;
 
     /// <summary>The balancer's policy for this host (<c>hv host set --policy</c>), or the cluster's default (<see cref="BalancerOptions.DefaultPolicy"/>).</summary>
     public string PolicyName(string defaultPolicy) => Policy ?? BalancingPolicies.ByName(defaultPolicy).Name;
     public int CapacityMb => MemoryMb - ReserveMb;
-    public long AssignedMb => Vms.Values.Sum(v => (long)v.Memory.AssignedMb);
+    public long AssignedMb
+    {
+        get
+        {
+            long assignedMb = 0;
+            for (int i = 0; i < Vms.Count; i++) assignedMb += Vms.At(i).Memory.AssignedMb;
+            return assignedMb;
+        }
+    }
 
     public HostState WithMemory(string vmId, VmMemory memory) => this with { Vms = Vms.SetItem(vmId, Vms[vmId] with { Memory = memory }) };
 

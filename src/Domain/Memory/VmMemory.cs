@@ -36,6 +36,14 @@ public sealed record class VmMemory(
     /// <summary>Only a running guest reports demand, and only 0..1 TB of it.</summary>
     public static void RequireDemand(bool running, int demandMb)
     {
+        // Checked for every VM of every report: the common case answers at once, small enough to inline,
+        // and only a broken rule goes on to the rules and their messages.
+        if (running && demandMb is >= 0 and <= VmConfig.LargestMaximumMb) return;
+        RefuseDemand(running, demandMb);
+    }
+
+    private static void RefuseDemand(bool running, int demandMb)
+    {
         Rule.Require(running, "vm-must-be-running",
             $"Demand is reported by a running guest; this VM is stopped (demand {demandMb} MB).");
         Rule.Require(demandMb is >= 0 and <= VmConfig.LargestMaximumMb, "demand-0-to-1tb",

@@ -1,5 +1,4 @@
 using HvOrleans.Tools;
-using System.Collections.Immutable;
 using HvOrleans.Diagnostics;
 using HvOrleans.Grains.Storage;
 
@@ -9,8 +8,8 @@ namespace HvOrleans.Tests.Client;
 public sealed class StateAuditCheckTests
 {
     private static HvOrleans.Grains.HostState Host(int memoryMb, params (string Id, int AssignedMb, int HighWaterMb)[] vms) => new(memoryMb, 1024,
-        vms.ToImmutableDictionary(v => v.Id, v => new HvOrleans.Grains.HostedVm(new VmConfig(1024, 512, 8192),
-            VmMemory.Stopped with { Running = true, AssignedMb = v.AssignedMb, HighWaterMb = v.HighWaterMb })));
+        HvOrleans.Grains.HostedVms.Of(vms.Select(v => KeyValuePair.Create(v.Id, new HvOrleans.Grains.HostedVm(new VmConfig(1024, 512, 8192),
+            VmMemory.Stopped with { Running = true, AssignedMb = v.AssignedMb, HighWaterMb = v.HighWaterMb })))));
 
     private static StateAuditCheck.Result Check(Action<StateAuditLog> write)
     {

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using HvOrleans.Grains;
 using HvOrleans.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,7 +15,7 @@ public sealed class BalancerHealTests(MemoryClusterFixture fixture) : IClassFixt
         string run = Guid.NewGuid().ToString("N")[..8], host = $"heal-{run}", vm = $"heal-vm-{run}";
         // The host as an add persists it, with a running VM, and no balancer ever activated: the add's wake-up was lost.
         var config = new VmConfig(2048, 512, 8192);
-        var stored = new HostState(16384, 1024, ImmutableDictionary<string, HostedVm>.Empty.Add(vm, new HostedVm(config, VmMemory.Boot(config))));
+        var stored = new HostState(16384, 1024, HostedVms.Empty.Add(vm, new HostedVm(config, VmMemory.Boot(config))));
         var silo = (InProcessSiloHandle)fixture.Cluster.Primary!;
         var storage = silo.SiloHost.Services.GetRequiredKeyedService<IGrainStorage>(GrainStorage.Name);
         await storage.WriteStateAsync("host", GrainId.Create("host", host), new GrainState<HostState>(stored));

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
@@ -29,7 +28,7 @@ public sealed class BatchedTableGrainStorageTests(AzuriteFixture azurite)
     private static HostState State(int memoryMb, int vms = 1)
     {
         var config = new VmConfig(1024, 512, 4096);
-        return new(memoryMb, 1024, Enumerable.Range(0, vms).ToImmutableDictionary(v => $"vm{v}", _ => new HostedVm(config, VmMemory.Boot(config))));
+        return new(memoryMb, 1024, HostedVms.Of(Enumerable.Range(0, vms).Select(v => KeyValuePair.Create($"vm{v}", new HostedVm(config, VmMemory.Boot(config))))));
     }
 
     [Fact]

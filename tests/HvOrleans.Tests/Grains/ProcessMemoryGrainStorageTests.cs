@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using HvOrleans.Grains;
 using HvOrleans.Grains.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,7 +18,7 @@ public class ProcessMemoryGrainStorageTests
         new(new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<DeepCopier>());
 
     private static HostState State(int memoryMb) =>
-        new(memoryMb, 1024, ImmutableDictionary<string, HostedVm>.Empty.Add("vm1", new HostedVm(Config, VmMemory.Boot(Config))));
+        new(memoryMb, 1024, HostedVms.Empty.Add("vm1", new HostedVm(Config, VmMemory.Boot(Config))));
 
     [Fact]
     public async Task A_write_from_a_stale_etag_is_refused_and_changes_nothing()
