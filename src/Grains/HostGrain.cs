@@ -33,7 +33,6 @@ public sealed class HostGrain(
     // as the state is the one they show: a tick's reports and passes then cost no records per VM.
     private BalancingHost? _engine;
     private HostState? _engineOf;
-    private HostedVm[] _engineVms = [];
     private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
     private string[]? _batchIds;
     private BalancingHost? _batchEngine;
@@ -419,12 +418,11 @@ public sealed class HostGrain(
         if (_engine is not null && ReferenceEquals(_engineOf, _state.State)) return _engine;
         var vms = Host.Vms;
         var (ids, slots) = (new string[vms.Count], new VmSlot[vms.Count]);
-        _engineVms = new HostedVm[vms.Count];
         _slotOf.Clear();
         for (int i = 0; i < vms.Count; i++)
         {
-            (ids[i], _engineVms[i]) = (vms.IdAt(i), vms.At(i));
-            slots[i] = VmSlot.Of(_engineVms[i].Config, _engineVms[i].Memory);
+            ids[i] = vms.IdAt(i);
+            slots[i] = VmSlot.Of(vms.ConfigAt(i), vms.MemoryAt(i).ToMemory());
             _slotOf[ids[i]] = i;
         }
         _engine = new BalancingHost(ids, slots) { ReserveMb = Host.ReserveMb };
@@ -453,15 +451,14 @@ public sealed class HostGrain(
 
     private void TakeSlot(BalancingHost engine, int i, ref HostedVms.Builder? vms)
     {
-        ref readonly var slot = ref engine.Vms[i];
-        var memory = _engineVms[i].Memory;
-        if (slot.AssignedMb == memory.AssignedMb && slot.HighWaterMb == memory.HighWaterMb
-            && slot.DemandMb == memory.DemandMb && slot.DemandReported == memory.DemandReported && slot.RiseMb == memory.RiseMb) return;
+        var memory = StoredMemory.Of(engine.Vms[i]);
+        var stored = _state.State.Vms;
+        if (memory == stored.MemoryAt(i)) return;
         // Slot i is the state's VM i while the engine is the state's (Engine): the same id instance, not only an equal one.
-        if (!ReferenceEquals(_state.State.Vms.IdAt(i), engine.VmIds[i]))
-            throw new InvalidOperationException($"Host {HostId}: slot {i} ({engine.VmIds[i]}) is not the state's VM {_state.State.Vms.IdAt(i)}.");
-        vms ??= _state.State.Vms.ToBuilder();
-        vms.SetAt(i, _engineVms[i] = _engineVms[i] with { Memory = slot.ToMemory() });
+        if (!ReferenceEquals(stored.IdAt(i), engine.VmIds[i]))
+            throw new InvalidOperationException($"Host {HostId}: slot {i} ({engine.VmIds[i]}) is not the state's VM {stored.IdAt(i)}.");
+        vms ??= stored.ToBuilder();
+        vms.SetMemoryAt(i, memory);
     }
 
     /// <summary>Refuses, persisting nothing, any state that would assign more than memory − reserve.</summary>

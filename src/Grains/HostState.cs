@@ -41,7 +41,7 @@ public sealed record class HostState(
         get
         {
             long assignedMb = 0;
-            for (int i = 0; i < Vms.Count; i++) assignedMb += Vms.At(i).Memory.AssignedMb;
+            for (int i = 0; i < Vms.Count; i++) assignedMb += Vms.MemoryAt(i).AssignedMb;
             return assignedMb;
         }
     }

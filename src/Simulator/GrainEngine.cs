@@ -27,7 +27,7 @@ public sealed class GrainEngine : ISimulationEngine
     private int[][] _assignedMb = [], _highWaterMb = [];
     private (string[] HostOrder, int[] FleetIndex)[] _orders = [];
     private List<VmChange>[] _changes = [];
-    private Task[] _tick = [];
+    private Task<BatchBalancing>[] _tick = [];
     private string _policy = "hyperv";
     private long _calls, _storageWrites;
 
@@ -82,7 +82,7 @@ public sealed class GrainEngine : ISimulationEngine
         _highWaterMb = fleet.Hosts.Select(h => h.Vms.Select(v => v.Config.StartupMb).ToArray()).ToArray();
         _orders = new (string[], int[])[fleet.Hosts.Length];
         _changes = fleet.Hosts.Select(_ => new List<VmChange>()).ToArray();
-        _tick = new Task[fleet.Hosts.Length];
+        _tick = new Task<BatchBalancing>[fleet.Hosts.Length];
         var assigned = new int[fleet.Hosts.Length][];
         await ForEachHostAsync(async h =>
         {
@@ -103,16 +103,18 @@ public sealed class GrainEngine : ISimulationEngine
     public async Task<IReadOnlyList<VmChange>[]> TickAsync(int[][] demandsMb)
     {
         // Every host's call at once: each is a different grain, and a thousand calls in flight cost the
-        // silo less than a bounded loop's hand-off of each (Parallel.ForEachAsync's lock, per host).
-        for (int h = 0; h < _tick.Length; h++) _tick[h] = TickHostAsync(h, demandsMb[h]);
+        // silo less than a bounded loop's hand-off of each (Parallel.ForEachAsync's lock, per host). The
+        // answers are taken once all are in, on both cores, rather than by a continuation per call.
+        for (int h = 0; h < _tick.Length; h++) _tick[h] = _hosts[h].ReportAndBalance(new DemandBatch(_vmIds[h], demandsMb[h]), _policy, Passes.MaxPerTick);
         await Task.WhenAll(_tick);
+        Interlocked.Add(ref _calls, _tick.Length);
+        Hosts.ForEach(_tick.Length, _vmIds.Length == 0 ? 0 : _vmIds[0].Length, h => Take(h, _tick[h].Result));
         return _changes;
     }
 
-    private async Task TickHostAsync(int h, int[] demandsMb)
+    /// <summary>A host's answer: what its VMs now hold, and its changes in fleet order.</summary>
+    private void Take(int h, BatchBalancing result)
     {
-        var result = await _hosts[h].ReportAndBalance(new DemandBatch(_vmIds[h], demandsMb), _policy, Passes.MaxPerTick);
-        Interlocked.Increment(ref _calls);
         var fleetIndex = FleetIndex(h, result.VmIds);
         var (assigned, highWater, changes) = (_assignedMb[h], _highWaterMb[h], _changes[h]);
         changes.Clear();

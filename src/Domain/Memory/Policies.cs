@@ -6,10 +6,13 @@ public static class BalancingPolicies
     public static readonly IReadOnlyList<IBalancingPolicy> All =
         [StaticPolicy.Instance, HyperVPolicy.Instance, SqueezedPolicy.Instance, MomPolicy.Instance, ProxmoxPolicy.Instance, LeanPolicy.Instance, EsxiPolicy.Instance, PredictPolicy.Instance];
 
-    public static IBalancingPolicy ByName(string name) =>
-        All.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new HvRuleException("policy-known",
-            $"Unknown balancing policy '{name}'; known: {string.Join(", ", All.Select(p => p.Name))}.");
+    // Looked up on every balancing call (a host grain takes its policy by name): a plain loop, no closure.
+    public static IBalancingPolicy ByName(string name)
+    {
+        for (int i = 0; i < All.Count; i++)
+            if (All[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase)) return All[i];
+        throw new HvRuleException("policy-known", $"Unknown balancing policy '{name}'; known: {string.Join(", ", All.Select(p => p.Name))}.");
+    }
 
     /// <summary>The host's used memory: what its running VMs hold.</summary>
     internal static long UsedMb(ReadOnlySpan<VmSlot> vms)
