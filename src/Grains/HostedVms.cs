@@ -155,9 +155,7 @@ public readonly record struct StoredMemory(bool Running, int AssignedMb, int Hig
     public static StoredMemory Of(in VmSlot slot) =>
         new(slot.Running, slot.AssignedMb, slot.HighWaterMb, slot.DemandMb, slot.DemandReported, slot.RiseMb);
 
-    public bool Is(VmMemory memory) =>
-        Running == memory.Running && AssignedMb == memory.AssignedMb && HighWaterMb == memory.HighWaterMb
-        && DemandMb == memory.DemandMb && DemandReported == memory.DemandReported && RiseMb == memory.RiseMb;
+    public bool Is(VmMemory memory) => this == Of(memory);
 
     public VmMemory ToMemory() => new(Running, AssignedMb, HighWaterMb, DemandMb, DemandReported, RiseMb);
 }
