@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using HvOrleans.Backup;
 using HvOrleans.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -44,26 +45,26 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
                 var (victim, step) = kills[n];
                 string job = $"k{n}";
                 await Guest(hv, $"dd if=/dev/urandom of=/data/f{n} bs=64k count=8 && dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek={10 * n} conv=fsync && sync");
-                await hv.OkAsync(["backup", "start", "k", "--job", job, .. n == 0 ? Array.Empty<string>() : ["--incremental"]]);
-                if (victim == "agent" && step == "Freeze")
+                await using (var client = await ClusterClient.ConnectAsync(cluster))   // before the start: a step lasts about its 1.5 s pause
                 {
-                    // With the guest frozen: the agent says so when it starts holding it.
-                    int said = agent.Count("holding it frozen");
-                    await Eventually.WaitForAsync(() => Task.FromResult(agent.Count("holding it frozen")), c => c > said, $"job {job}'s freeze", seconds: 60);
-                }
-                else
-                {
-                    await Eventually.WaitForAsync(() => hv.JsonAsync("backup", "show", job), j => j.GetProperty("vms")[0].GetProperty("step").GetString() == step,
-                        $"job {job} at {step}", seconds: 60);
-                    await Task.Delay(TimeSpan.FromSeconds(1.6));   // past the pause before the step: in it
+                    await hv.OkAsync(["backup", "start", "k", "--job", job, .. n == 0 ? Array.Empty<string>() : ["--incremental"]]);
+                    if (victim == "agent" && step == "Freeze")
+                    {
+                        // With the guest frozen: the agent says so when it starts holding it.
+                        int said = agent.Count("holding it frozen");
+                        await Eventually.WaitForAsync(() => Task.FromResult(agent.Count("holding it frozen")), c => c > said, $"job {job}'s freeze", seconds: 60);
+                    }
+                    else
+                    {
+                        await AtStepAsync(client, job, step);
+                        await Task.Delay(TimeSpan.FromSeconds(1.6));   // past the pause before the step: in it
+                    }
                 }
                 if (victim == "agent")
                 {
                     agent.Kill();
                     await Task.Delay(TimeSpan.FromSeconds(1));
                     await agent.RestartAsync();
-            // Written after the cancelled job's capture had disabled the parent's tracking: only the sweep's merge keeps it tracked.
-            await Guest(hv, "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=600 conv=fsync");
                 }
                 else
                 {
@@ -87,14 +88,18 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
             // A backup cancelled after its capture, while its agent is away (so nothing is cleaned on the guest
             // then): what it had captured is still in the next incremental, and what it left is swept.
             await Guest(hv, "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=500 conv=fsync");
-            await hv.OkAsync("backup", "start", "k", "--job", "kc", "--incremental");
-            await Eventually.WaitForAsync(() => hv.JsonAsync("backup", "show", "kc"), j => j.GetProperty("vms")[0].GetProperty("step").GetString() == "Snapshot",
-                "job kc past its capture", seconds: 60);
+            await using (var client = await ClusterClient.ConnectAsync(cluster))
+            {
+                await hv.OkAsync("backup", "start", "k", "--job", "kc", "--incremental");
+                await AtStepAsync(client, "kc", "Snapshot");   // past its capture
+            }
             agent.Kill();
             await hv.OkAsync("backup", "cancel", "kc");
             var cancelled = await hv.JsonAsync("backup", "show", "kc", "--wait", "60");
             Assert.True(cancelled.GetProperty("state").GetString() == "Cancelled", cancelled.ToString());
             await agent.RestartAsync();
+            // Written after the cancelled job's capture had disabled the parent's tracking: only the sweep's merge keeps it tracked.
+            await Guest(hv, "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=600 conv=fsync");
             await hv.OkAsync("backup", "start", "k", "--job", "kafter", "--incremental");
             var after = await hv.JsonAsync("backup", "show", "kafter", "--wait", "80");
             Assert.True(after.GetProperty("state").GetString() == "Completed", after.ToString());
@@ -135,6 +140,17 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
             await silo.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// Polls a job through a client in this process: each of hv's reads starts a process and connects (a second
+    /// or more on a loaded machine), and a step here lasts about its 1.5 s pause, so hv could read past it.
+    /// </summary>
+    private static Task AtStepAsync(ClusterClient client, string job, string step) =>
+        Eventually.WaitForAsync(async () =>
+        {
+            try { return await client.Grains.GetGrain<IBackupJobGrain>(job).GetInfo(); }
+            catch (Exception e) when (e is not HvRuleException) { return null; }   // the job's silo briefly away: read again
+        }, j => j is not null && BackupSteps.InProgress(j.Vms[0].Step).ToString() == step, $"job {job} at {step}", seconds: 60);
 
     [Fact]
     public async Task A_guest_is_never_frozen_past_the_freeze_limit_and_a_job_that_cannot_capture_gives_up()
