@@ -28,5 +28,8 @@ if [ -f "$results/tests.trx" ]; then
   passed="$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")"
   failed="$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")"
   printf '%s passed, %s failed\n' "${passed:-0}" "${failed:-0}"
+  # Each failure's name and the start of its message again last, where a log cut to its tail still shows them.
+  awk '/<UnitTestResult .*outcome="Failed"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); failed = 1 }
+       failed && /<Message>/ { sub(/.*<Message>/, ""); printf "FAILED %s: %s\n", name, substr($0, 1, 300); failed = 0 }' "$results/tests.trx"
 fi
 exit $rc
