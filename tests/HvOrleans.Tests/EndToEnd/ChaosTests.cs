@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace HvOrleans.Tests.EndToEnd;
 
 /// <summary>The CI-sized chaos run: 3 silo processes, Azurite, a workload, SIGKILLs every 12 s and one 5 s Azurite pause.</summary>
-[Collection(AzuriteCollection.Name)]   // not for Azurite: to run alone, not beside the other process tests
+[Collection(ChaosCollection.Name)]
 public sealed class ChaosTests(ITestOutputHelper log)
 {
     [Fact]

@@ -73,10 +73,32 @@ public sealed class AzuriteFixture : IAsyncLifetime
     }
 }
 
+/// <summary>
+/// Process tests — silos, hv, agents — one after another, beside <see cref="GuestCollection"/>. Alone, one lane left
+/// a third of two cores idle (waiting on failovers, boots, a job's pauses); beside each other each test takes
+/// longer, but the suite took 17.0 min instead of 21.3 (docs/BENCHMARKS.md).
+/// </summary>
 [CollectionDefinition(Name)]
 public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>
 {
     public const string Name = "Azurite";
+}
+
+/// <summary>The second lane of process tests, with an Azurite of its own: most of the real-guest tests.</summary>
+[CollectionDefinition(Name)]
+public sealed class GuestCollection : ICollectionFixture<AzuriteFixture>
+{
+    public const string Name = "Guests";
+}
+
+/// <summary>
+/// The chaos run (infra/chaos.sh starts its own Azurite): three silos voting on one another's liveness every
+/// second, asserted to evict no live one, so it runs alone, after the parallel lanes.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ChaosCollection
+{
+    public const string Name = "Chaos";
 }
 
 /// <summary>

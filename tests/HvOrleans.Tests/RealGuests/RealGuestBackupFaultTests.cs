@@ -14,7 +14,7 @@ namespace HvOrleans.Tests.RealGuests;
 /// verifies, the guest is never left frozen, and nothing of the jobs is left behind: no temporary
 /// file on the host, no uncommitted block on backup media. The chain of all of them restores byte-identical.
 /// </summary>
-[Collection(AzuriteCollection.Name)]
+[Collection(GuestCollection.Name)]
 public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutputHelper log)
 {
     private static readonly Dictionary<string, string> SlowSteps = new()

@@ -10,7 +10,7 @@ namespace HvOrleans.Tests.RealGuests;
 /// freeze is in the backup, what it wrote once thawed is not; incrementals copy what the dirty bitmap
 /// marked and nothing else; restores boot, pass e2fsck, and hold byte for byte what the guest's disk held.
 /// </summary>
-[Collection(AzuriteCollection.Name)]
+[Collection(GuestCollection.Name)]
 public sealed class RealGuestBackupTests(AzuriteFixture azurite, ITestOutputHelper log)
 {
     [Fact]

@@ -9,7 +9,7 @@ namespace HvOrleans.Tests.RealGuests;
 /// Azurite, driven and read through hv. Every memory figure asserted is read from the guest itself
 /// (/proc/meminfo, /proc/vmstat) or from QEMU's devices, against what hv says was decided.
 /// </summary>
-[Collection(AzuriteCollection.Name)]
+[Collection(GuestCollection.Name)]
 public sealed class RealGuestTests(AzuriteFixture azurite, ITestOutputHelper log)
 {
     private const int StartupMb = 512, MinimumMb = 256, MaximumMb = 1536;
