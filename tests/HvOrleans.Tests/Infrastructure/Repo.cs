@@ -21,12 +21,23 @@ public static class Repo
     /// <summary>The other month the repository ships (2013-8, VMs 1–40): data a policy was not designed on.</summary>
     public static string TraceAugust => Path.Combine(Root, "data", "bitbrains-rnd-2013-8");
 
+    /// <summary>
+    /// A loopback port free now and never handed out before in this process: the two lanes of process tests ask at
+    /// the same moments, and a port is only taken once its process has started.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+                if (HandedOut.Add(port)) return port;
+        }
     }
+
+    private static readonly HashSet<int> HandedOut = [];
 
     private static string FindRoot()
     {
