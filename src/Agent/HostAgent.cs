@@ -30,7 +30,8 @@ public sealed class HostAgent(
     /// <summary>Boots QEMU refused: reported as crashes until the VM is started again (a new boot id) or stopped.</summary>
     private readonly ConcurrentDictionary<string, (long BootId, string Reason)> _failedBoots = new(StringComparer.Ordinal);
 
-    private readonly GuestBackups _backups = new(logger, options.FreezeLimit, options.HoldWhileFrozen);
+    private readonly GuestBackups _backups = new(logger, options.FreezeLimit, options.HoldWhileFrozen,
+        new CrashPoint(options.CrashOnceAt, options.RunDirectoryOrDefault, logger));
     private readonly DiskRestorer _restorer = new(logger);
 
     private IHost? _client;

@@ -17,10 +17,15 @@ namespace HvOrleans.Agent.Backup;
 /// what it learnt in the VM's run folder (<c>backup/</c>), so a restarted agent answers a repeated
 /// step with the first answer; the freeze watchdog thaws a guest its job forgot.
 /// </summary>
-public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan holdWhileFrozen)
+public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan holdWhileFrozen, CrashPoint crash)
 {
     private const string BitmapPrefix = "hv-";
     private const int UploadParallelism = 4;
+    /// <summary>
+    /// QEMU's refusals (7.2) when what a repeated step removes is already gone — an agent killed after removing it
+    /// and before writing the step down repeats it: "Job not found", "Failed to find node with node-name='…'".
+    /// </summary>
+    private const string JobGone = "Job not found", NodeGone = "Failed to find node";
     /// <summary>Watchdogs of frozen guests, by VM.</summary>
     private readonly ConcurrentDictionary<string, FreezeWatchdog> _watchdogs = new(StringComparer.Ordinal);
 
@@ -167,9 +172,10 @@ public sealed class GuestBackups(ILogger logger, TimeSpan freezeLimit, TimeSpan 
         if (!ready) return new PointInTime(false, done, total, []);
         foreach (var d in capture.Capture.Disks)
         {
-            await QmpTolerantAsync(guest, "job-dismiss", new JsonObject { ["id"] = files.Job(d.Index) }, "not found", cancellationToken);
-            await QmpTolerantAsync(guest, "blockdev-del", new JsonObject { ["node-name"] = files.Node(d.Index) }, "not found", cancellationToken);
+            await QmpTolerantAsync(guest, "job-dismiss", new JsonObject { ["id"] = files.Job(d.Index) }, JobGone, cancellationToken);
+            await QmpTolerantAsync(guest, "blockdev-del", new JsonObject { ["node-name"] = files.Node(d.Index) }, NodeGone, cancellationToken);
         }
+        crash.Reached(CrashPoint.CopyReleased);
         var maps = new List<DiskMap>();
         foreach (var d in capture.Capture.Disks)
             maps.Add(await MapAsync(files.Target(d.Index), d));

@@ -67,6 +67,8 @@ public sealed class AgentProcess : IAsyncDisposable
     /// <summary>How many lines the agent has written (across restarts) that contain <paramref name="text"/>.</summary>
     public int Count(string text) { lock (_output) return _output.Count(l => l.Contains(text, StringComparison.Ordinal)); }
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>SIGKILL of the agent alone.</summary>
     public void Kill()
     {

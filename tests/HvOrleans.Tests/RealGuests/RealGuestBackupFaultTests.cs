@@ -153,6 +153,41 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
         }, j => j is not null && BackupSteps.InProgress(j.Vms[0].Step).ToString() == step, $"job {job} at {step}", seconds: 60);
 
     [Fact]
+    public async Task An_agent_killed_after_releasing_the_copy_and_before_writing_it_down_finishes_the_step_when_it_restarts()
+    {
+        // The moment between QEMU's copy job and node going and the step's answer being written: the restarted agent
+        // repeats the step, finds them gone, and must take that as done (it once refused: "Failed to find node").
+        var cluster = new ClusterSettings(azurite.ConnectionString);
+        var hv = new HvConsole(cluster);
+        await using var silo = await SiloProcess.StartAsync(cluster);
+        await using var agent = await AgentProcess.StartAsync(cluster, "rc1", memoryMb: 1024,
+            new Dictionary<string, string> { ["Hv__Agent__CrashOnceAt"] = "copy-released" });
+        try
+        {
+            await hv.OkAsync("vm", "create", "c", "--host", "rc1", "--startup-mb", "512", "--min-mb", "256", "--max-mb", "768");
+            await hv.OkAsync("vm", "start", "c");
+            await GuestShell.RunningAsync(hv, "c");
+            await GuestShell.ExecAsync(hv, "c", "sh", "-c", "dd if=/dev/urandom of=/data/c bs=64k count=8 && sync");
+            await hv.OkAsync("backup", "start", "c", "--job", "c0");
+            await Eventually.WaitForAsync(() => Task.FromResult(agent.HasExited), exited => exited, "the agent killing itself at copy-released", seconds: 90);
+            Assert.True(File.Exists(Path.Combine(agent.RunDirectory, "crashed-at-copy-released")), "the agent ended, but not at copy-released");
+            await agent.RestartAsync();
+
+            var done = await hv.JsonAsync("backup", "show", "c0", "--wait", "80");
+            Assert.True(done.GetProperty("state").GetString() == "Completed", done.ToString());
+            var verify = await hv.JsonAsync("backup", "verify", "c@c0");
+            Assert.True(verify.GetProperty("ok").GetBoolean(), verify.ToString());
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(agent.RunDirectory, "c", "backup")));
+        }
+        catch
+        {
+            log.WriteLine(agent.Output);
+            log.WriteLine(silo.Output);
+            throw;
+        }
+    }
+
+    [Fact]
     public async Task A_guest_is_never_frozen_past_the_freeze_limit_and_a_job_that_cannot_capture_gives_up()
     {
         var cluster = new ClusterSettings(azurite.ConnectionString);
