@@ -46,7 +46,7 @@ public sealed class AgentOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")] public TimeSpan HoldWhileFrozen { get; set; } = TimeSpan.Zero;
 
     /// <summary>For failure tests: the agent SIGKILLs itself the first time it reaches this point of a backup step (see <see cref="Backup.CrashPoint"/>). Empty in production.</summary>
-    [RegularExpression("^(|copy-released)$")] public string CrashOnceAt { get; set; } = "";
+    [RegularExpression("^(|" + Backup.CrashPoint.CopyReleased + ")$")] public string CrashOnceAt { get; set; } = "";
 
     public string RunDirectoryOrDefault => RunDirectory is { Length: > 0 } dir ? dir : Path.Combine(HvHome.Directory, "agents", HostId);
 }

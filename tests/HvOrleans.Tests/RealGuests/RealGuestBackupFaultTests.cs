@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using HvOrleans.Agent.Backup;
 using HvOrleans.Backup;
 using HvOrleans.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -161,7 +162,7 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
         var hv = new HvConsole(cluster);
         await using var silo = await SiloProcess.StartAsync(cluster);
         await using var agent = await AgentProcess.StartAsync(cluster, "rc1", memoryMb: 1024,
-            new Dictionary<string, string> { ["Hv__Agent__CrashOnceAt"] = "copy-released" });
+            new Dictionary<string, string> { ["Hv__Agent__CrashOnceAt"] = CrashPoint.CopyReleased });
         try
         {
             await hv.OkAsync("vm", "create", "c", "--host", "rc1", "--startup-mb", "512", "--min-mb", "256", "--max-mb", "768");
@@ -170,7 +171,7 @@ public sealed class RealGuestBackupFaultTests(AzuriteFixture azurite, ITestOutpu
             await GuestShell.ExecAsync(hv, "c", "sh", "-c", "dd if=/dev/urandom of=/data/c bs=64k count=8 && sync");
             await hv.OkAsync("backup", "start", "c", "--job", "c0");
             await Eventually.WaitForAsync(() => Task.FromResult(agent.HasExited), exited => exited, "the agent killing itself at copy-released", seconds: 90);
-            Assert.True(File.Exists(Path.Combine(agent.RunDirectory, "crashed-at-copy-released")), "the agent ended, but not at copy-released");
+            Assert.True(File.Exists(CrashPoint.MarkerOf(agent.RunDirectory, CrashPoint.CopyReleased)), "the agent ended, but not at copy-released");
             await agent.RestartAsync();
 
             var done = await hv.JsonAsync("backup", "show", "c0", "--wait", "80");
